@@ -1,2 +1,26 @@
-//! tongban (通办): the gateway of the Wuhan metropolitan area's cross-city government services.
+//! tongban (通办): the gateway of the Wuhan metropolitan area's cross-city government services
+//! (一圈通办). It verifies electronic licences (电子证照) issued by any of the nine cities against
+//! each city's trust anchors, and enforces per-item data-sharing policies between departments.
+//!
+//! # Layout
+//! - [`catalog`]: cities, department kinds and the 100 licence types (`policies/catalog/`);
+//! - [`checkdigit`], [`lid`]: GB/T 36904 licence ids and the USCC / resident-ID check digits;
+//! - [`trust`]: the trust directory: certificates, keys, CRLs, chain building;
+//! - [`licence`]: the licence format, the [`Verifier`] and licence issuing;
+//! - [`recognition`]: which city recognises which type from which city;
+//! - [`pki`]: the demo and test PKI, made by code (rcgen);
+//! - [`cli`]: the `tongban` command line;
+//! - [`time`]: Unix time and the injectable clock.
 #![forbid(unsafe_code)]
+
+pub mod catalog;
+pub mod checkdigit;
+pub mod cli;
+pub mod licence;
+pub mod lid;
+pub mod pki;
+pub mod recognition;
+pub mod time;
+pub mod trust;
+
+pub use licence::{Code, Verdict, Verifier};

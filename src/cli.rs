@@ -1,0 +1,1 @@
+//! The `tongban` command line.
