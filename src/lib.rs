@@ -1,2 +1,7 @@
 //! tongban (通办): the gateway of the Wuhan metropolitan area's cross-city government services.
 #![forbid(unsafe_code)]
+
+pub mod catalog;
+pub mod checkdigit;
+pub mod lid;
+pub mod recognition;
