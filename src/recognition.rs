@@ -90,6 +90,15 @@ impl Recognition {
         Recognition::default()
     }
 
+    /// The shipped `policies/recognition.toml`, compiled into the binary.
+    pub fn embedded(catalog: &Catalog) -> Result<Recognition, RecognitionError> {
+        Recognition::parse(
+            include_str!("../policies/recognition.toml"),
+            "policies/recognition.toml",
+            catalog,
+        )
+    }
+
     /// Reads `<policies dir>/recognition.toml`; a missing file means no exclusions.
     pub fn load(policies_dir: &Path, catalog: &Catalog) -> Result<Recognition, RecognitionError> {
         let path = policies_dir.join(RECOGNITION_FILE);

@@ -1,6 +1,7 @@
 //! The verifier: every check of contract section 2, each independent failure reported.
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::sync::Arc;
 
 use moka::sync::Cache;
@@ -10,14 +11,14 @@ use super::claims::{Claims, IdType};
 use super::jws::{self, Compact, SignerRef};
 use super::signature::{self, JwsAlg, SignatureError};
 use super::verdict::{Code, Finding, HolderInfo, IssuerInfo, Verdict};
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, CatalogError};
 use crate::checkdigit;
 use crate::lid::Lid;
-use crate::recognition::Recognition;
+use crate::recognition::{Recognition, RecognitionError};
 use crate::time::{format_rfc3339, UnixTime};
 use crate::trust::cert::{Cert, Identity};
 use crate::trust::chain;
-use crate::trust::TrustStore;
+use crate::trust::{TrustError, TrustStore};
 
 /// How far in the future `iat` may lie before the licence is `ISSUED_IN_FUTURE` (clock skew).
 pub const MAX_ISSUE_SKEW_SECS: i64 = 5 * 60;
@@ -49,7 +50,33 @@ struct Candidate {
     chain: Option<Vec<Arc<Cert>>>,
 }
 
+/// Why the verifier's inputs could not be loaded; each lists all its problems.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{0}")]
+    Catalog(#[from] CatalogError),
+    #[error("{0}")]
+    Recognition(#[from] RecognitionError),
+    #[error("{0}")]
+    Trust(#[from] TrustError),
+}
+
 impl Verifier {
+    /// Loads the catalog and recognition table from `policies` (the copies compiled into the
+    /// binary when `None`) and the trust directory.
+    pub fn load(trust_dir: &Path, policies: Option<&Path>) -> Result<Self, LoadError> {
+        let catalog = match policies {
+            Some(dir) => Catalog::load(dir)?,
+            None => Catalog::embedded()?,
+        };
+        let recognition = match policies {
+            Some(dir) => Recognition::load(dir, &catalog)?,
+            None => Recognition::embedded(&catalog)?,
+        };
+        let trust = TrustStore::load(trust_dir, &catalog)?;
+        Ok(Self::new(Arc::new(catalog), Arc::new(trust), Arc::new(recognition)))
+    }
+
     pub fn new(catalog: Arc<Catalog>, trust: Arc<TrustStore>, recognition: Arc<Recognition>) -> Self {
         let signers = Cache::builder()
             .weigher(|k: &Arc<str>, _v: &Arc<Resolved>| u32::try_from(k.len() + 1024).unwrap_or(u32::MAX))

@@ -53,6 +53,7 @@ pub struct Cert {
     subject: Vec<u8>,
     issuer: Vec<u8>,
     subject_text: String,
+    issuer_text: String,
     serial: Vec<u8>,
     not_before: UnixTime,
     not_after: UnixTime,
@@ -101,6 +102,7 @@ impl Cert {
             subject: tbs.subject.as_raw().to_vec(),
             issuer: tbs.issuer.as_raw().to_vec(),
             subject_text: tbs.subject.to_string(),
+            issuer_text: tbs.issuer.to_string(),
             serial: strip_leading_zeros(tbs.raw_serial()).to_vec(),
             not_before: tbs.validity.not_before.timestamp(),
             not_after: tbs.validity.not_after.timestamp(),
@@ -135,6 +137,10 @@ impl Cert {
     /// The subject as an RFC 4514-like string, for messages.
     pub fn subject_text(&self) -> &str {
         &self.subject_text
+    }
+    /// The issuer as an RFC 4514-like string, for messages.
+    pub fn issuer_text(&self) -> &str {
+        &self.issuer_text
     }
     /// Serial number, big-endian without leading zero bytes.
     pub fn serial(&self) -> &[u8] {

@@ -39,7 +39,7 @@ pub fn build(signer: &Arc<Cert>, extra: &[Arc<Cert>], city: &CityTrust) -> Resul
     } else {
         let (_, why) = search.obstacle.unwrap_or((0, format!(
             "no issuer `{}` among the city's anchors and intermediates",
-            issuer_text(signer)
+            signer.issuer_text()
         )));
         Err(ChainError(why))
     }
@@ -69,7 +69,7 @@ impl Search<'_> {
             .map(|(c, anchor)| (c.clone(), anchor))
             .collect();
         if candidates.is_empty() {
-            self.note(depth, format!("no issuer `{}` among the city's anchors and intermediates", issuer_text(&child)));
+            self.note(depth, format!("no issuer `{}` among the city's anchors and intermediates", child.issuer_text()));
         }
         for (issuer, is_anchor) in candidates {
             // an anchor repeated in x5c is used as the anchor, never as an intermediate
@@ -126,10 +126,4 @@ fn can_issue(issuer: &Cert, below: usize) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn issuer_text(cert: &Cert) -> String {
-    x509_parser::prelude::X509Name::from_der(cert.issuer())
-        .map(|(_, n)| n.to_string())
-        .unwrap_or_else(|_| "unreadable name".into())
 }

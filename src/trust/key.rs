@@ -6,7 +6,8 @@ use x509_parser::oid_registry::{
     OID_PKCS1_SHA256WITHRSA, OID_PKCS1_SHA384WITHRSA, OID_PKCS1_SHA512WITHRSA,
     OID_SIG_ECDSA_WITH_SHA256, OID_SIG_ECDSA_WITH_SHA384, OID_SIG_ED25519,
 };
-use x509_parser::prelude::{FromDer, PublicKey as ParsedKey, SubjectPublicKeyInfo};
+use x509_parser::prelude::{FromDer, SubjectPublicKeyInfo};
+use x509_parser::public_key::PublicKey as ParsedKey;
 
 /// Smallest RSA modulus accepted anywhere (contract sections 1 and 2).
 pub const MIN_RSA_BITS: usize = 2048;
