@@ -5,20 +5,28 @@
 //! (serials, names, dates) is deterministic given the [`CertSpec`]. Nothing here checks
 //! that a certificate makes sense: tests need the broken ones too.
 
-use std::fmt;
 use std::net::IpAddr;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName,
-    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
-    PublicKeyData, RevocationReason, RevokedCertParams, SanType, SerialNumber, SignatureAlgorithm,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyIdMethod, KeyPair, KeyUsagePurpose, SanType, SerialNumber, SignatureAlgorithm,
     PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_ED25519, PKCS_RSA_SHA256,
 };
 use time::OffsetDateTime;
 
+mod crl;
+mod encoding;
+mod issued;
 mod trust_dir;
 
-pub use trust_dir::TrustDirWriter;
+pub use crl::{Crl, Reason, RevokedCert};
+pub use encoding::{pem_encode, rsa1024_spki_der};
+pub use issued::Issued;
+pub use trust_dir::{RevokedLicence, TrustDirWriter};
+
+#[cfg(test)]
+use encoding::pem_decode;
+use encoding::{RSA2048_A_PEM, RSA2048_B_PEM};
 
 #[cfg(test)]
 mod tests;
@@ -28,10 +36,6 @@ pub type UnixTime = i64;
 
 /// OID of the X.520 `organizationIdentifier` attribute (2.5.4.97).
 pub const OID_ORGANIZATION_IDENTIFIER: &[u64] = &[2, 5, 4, 97];
-
-const RSA2048_A_PEM: &str = include_str!("pki/keys/rsa2048-a.pk8.pem");
-const RSA2048_B_PEM: &str = include_str!("pki/keys/rsa2048-b.pk8.pem");
-const RSA1024_SPKI_PEM: &str = include_str!("pki/keys/rsa1024.spki.pem");
 
 /// Errors of this module.
 #[derive(Debug, thiserror::Error)]
@@ -446,328 +450,4 @@ fn deterministic_serial_with(subject: &Subject, nb: UnixTime, na: UnixTime, extr
 
 fn unix_to_dt(t: UnixTime) -> Result<OffsetDateTime, PkiError> {
     OffsetDateTime::from_unix_timestamp(t).map_err(|_| PkiError::Time(t))
-}
-
-/// PEM-encode `der` under `label` (64-column base64, `\n` line ends).
-pub fn pem_encode(label: &str, der: &[u8]) -> String {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
-}
-
-fn pem_decode(pem: &str) -> Result<Vec<u8>, PkiError> {
-    let (_, parsed) = x509_parser::pem::parse_x509_pem(pem.as_bytes())
-        .map_err(|e| PkiError::Pem(e.to_string()))?;
-    Ok(parsed.contents)
-}
-
-/// DER SubjectPublicKeyInfo of the committed, too-weak RSA 1024 key.
-pub fn rsa1024_spki_der() -> Vec<u8> {
-    // the file is committed and checked by a test, so this cannot fail in practice
-    pem_decode(RSA1024_SPKI_PEM).unwrap_or_default()
-}
-
-/// A public key known only from its SubjectPublicKeyInfo.
-struct ForeignPublicKey {
-    alg: &'static SignatureAlgorithm,
-    raw: Vec<u8>,
-}
-
-impl PublicKeyData for ForeignPublicKey {
-    fn der_bytes(&self) -> &[u8] {
-        &self.raw
-    }
-    fn algorithm(&self) -> &'static SignatureAlgorithm {
-        self.alg
-    }
-}
-
-impl ForeignPublicKey {
-    /// Accepts RSA, EC P-256/P-384 and Ed25519 SPKIs that rcgen re-encodes byte for byte.
-    fn from_spki_der(spki_der: &[u8]) -> Result<Self, PkiError> {
-        use x509_parser::prelude::FromDer;
-        let (rest, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(spki_der)
-            .map_err(|e| PkiError::Spki(e.to_string()))?;
-        if !rest.is_empty() {
-            return Err(PkiError::Spki("trailing bytes".into()));
-        }
-        let raw = spki.subject_public_key.as_ref().to_vec();
-        for alg in [
-            &PKCS_RSA_SHA256,
-            &PKCS_ECDSA_P256_SHA256,
-            &PKCS_ECDSA_P384_SHA384,
-            &PKCS_ED25519,
-        ] {
-            let candidate = ForeignPublicKey {
-                alg,
-                raw: raw.clone(),
-            };
-            if candidate.subject_public_key_info() == spki_der {
-                return Ok(candidate);
-            }
-        }
-        Err(PkiError::Spki(format!(
-            "algorithm {} not supported",
-            spki.algorithm.algorithm.to_id_string()
-        )))
-    }
-}
-
-/// A certificate with its private key; can issue children and CRLs.
-pub struct Issued {
-    spec: CertSpec,
-    params: CertificateParams,
-    key: KeyPair,
-    cert_der: Vec<u8>,
-}
-
-impl fmt::Debug for Issued {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Issued")
-            .field("subject", &self.spec.subject)
-            .field("serial", &self.spec.serial)
-            .field("key_alg", &self.spec.key_alg)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Issued {
-    /// A self-signed certificate (no authorityKeyIdentifier).
-    pub fn self_signed(spec: &CertSpec) -> Result<Issued, PkiError> {
-        let params = spec.params(false)?;
-        let key = spec.key_alg.key_pair()?;
-        let cert = params.self_signed(&key)?;
-        Ok(Issued {
-            spec: spec.clone(),
-            params,
-            key,
-            cert_der: cert.der().to_vec(),
-        })
-    }
-
-    /// A child signed by `self`, whatever `self`'s basicConstraints and keyUsage say.
-    pub fn issue(&self, spec: &CertSpec) -> Result<Issued, PkiError> {
-        let params = spec.params(true)?;
-        let key = spec.key_alg.key_pair()?;
-        let issuer = Issuer::from_params(&self.params, &self.key);
-        let cert = params.signed_by(&key, &issuer)?;
-        Ok(Issued {
-            spec: spec.clone(),
-            params,
-            key,
-            cert_der: cert.der().to_vec(),
-        })
-    }
-
-    /// A child carrying the public key `spki_der` (DER SubjectPublicKeyInfo; RSA, P-256,
-    /// P-384 or Ed25519), signed by `self`; returns the child's DER. `spec.key_alg` is ignored.
-    pub fn issue_with_public_key(
-        &self,
-        spec: &CertSpec,
-        spki_der: &[u8],
-    ) -> Result<Vec<u8>, PkiError> {
-        let params = spec.params(true)?;
-        let public_key = ForeignPublicKey::from_spki_der(spki_der)?;
-        let issuer = Issuer::from_params(&self.params, &self.key);
-        Ok(params.signed_by(&public_key, &issuer)?.der().to_vec())
-    }
-
-    /// The spec this certificate was made from.
-    pub fn spec(&self) -> &CertSpec {
-        &self.spec
-    }
-
-    /// Certificate, DER.
-    pub fn cert_der(&self) -> &[u8] {
-        &self.cert_der
-    }
-
-    /// Certificate, PEM (`CERTIFICATE`).
-    pub fn cert_pem(&self) -> String {
-        pem_encode("CERTIFICATE", &self.cert_der)
-    }
-
-    /// Private key, PKCS#8 DER.
-    pub fn key_pkcs8_der(&self) -> &[u8] {
-        self.key.serialized_der()
-    }
-
-    /// Private key, PKCS#8 PEM (`PRIVATE KEY`).
-    pub fn key_pem(&self) -> String {
-        pem_encode("PRIVATE KEY", self.key.serialized_der())
-    }
-
-    /// Subject public key, DER SubjectPublicKeyInfo.
-    pub fn spki_der(&self) -> Vec<u8> {
-        self.key.subject_public_key_info()
-    }
-
-    /// Key algorithm.
-    pub fn key_alg(&self) -> KeyAlg {
-        self.spec.key_alg
-    }
-
-    /// Signs `msg` as JWS does ([`KeyAlg::jws_alg`]): ECDSA as fixed-width `r || s`,
-    /// Ed25519 raw, RSA PKCS#1 v1.5 SHA-256.
-    pub fn jws_sign(&self, msg: &[u8]) -> Result<Vec<u8>, PkiError> {
-        use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair};
-        let rng = ring::rand::SystemRandom::new();
-        let der = self.key.serialized_der();
-        let err = |e: &dyn fmt::Display| PkiError::Sign(e.to_string());
-        match self.spec.key_alg {
-            KeyAlg::P256 | KeyAlg::P384 => {
-                let alg = if self.spec.key_alg == KeyAlg::P256 {
-                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING
-                } else {
-                    &signature::ECDSA_P384_SHA384_FIXED_SIGNING
-                };
-                let kp = EcdsaKeyPair::from_pkcs8(alg, der, &rng).map_err(|e| err(&e))?;
-                let sig = kp.sign(&rng, msg).map_err(|e| err(&e))?;
-                Ok(sig.as_ref().to_vec())
-            }
-            KeyAlg::Ed25519 => {
-                let kp = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(|e| err(&e))?;
-                Ok(kp.sign(msg).as_ref().to_vec())
-            }
-            KeyAlg::Rsa2048 | KeyAlg::Rsa2048B => {
-                let kp = RsaKeyPair::from_pkcs8(der).map_err(|e| err(&e))?;
-                let mut sig = vec![0u8; kp.public().modulus_len()];
-                kp.sign(&signature::RSA_PKCS1_SHA256, &rng, msg, &mut sig)
-                    .map_err(|e| err(&e))?;
-                Ok(sig)
-            }
-        }
-    }
-
-    /// A v2 CRL signed by `self`. Fails if `self` has a keyUsage without cRLSign, or if
-    /// `next_update <= this_update` (rcgen's checks); see [`Issued::crl_unchecked`].
-    pub fn crl(
-        &self,
-        revoked: &[RevokedCert],
-        this_update: UnixTime,
-        next_update: UnixTime,
-        crl_number: u64,
-    ) -> Result<Crl, PkiError> {
-        let issuer = Issuer::from_params(&self.params, &self.key);
-        crl_signed_by(&issuer, revoked, this_update, next_update, crl_number)
-    }
-
-    /// Like [`Issued::crl`] but also when `self`'s keyUsage lacks cRLSign (negative tests).
-    pub fn crl_unchecked(
-        &self,
-        revoked: &[RevokedCert],
-        this_update: UnixTime,
-        next_update: UnixTime,
-        crl_number: u64,
-    ) -> Result<Crl, PkiError> {
-        let mut params = self.params.clone();
-        params.key_usages.clear();
-        let issuer = Issuer::new(params, &self.key);
-        crl_signed_by(&issuer, revoked, this_update, next_update, crl_number)
-    }
-}
-
-fn crl_signed_by(
-    issuer: &Issuer<'_, &KeyPair>,
-    revoked: &[RevokedCert],
-    this_update: UnixTime,
-    next_update: UnixTime,
-    crl_number: u64,
-) -> Result<Crl, PkiError> {
-    let revoked_certs = revoked
-        .iter()
-        .map(|r| {
-            Ok(RevokedCertParams {
-                serial_number: SerialNumber::from(r.serial),
-                revocation_time: unix_to_dt(r.revoked_at)?,
-                reason_code: r.reason.map(Reason::rcgen),
-                invalidity_date: None,
-            })
-        })
-        .collect::<Result<Vec<_>, PkiError>>()?;
-    let params = CertificateRevocationListParams {
-        this_update: unix_to_dt(this_update)?,
-        next_update: unix_to_dt(next_update)?,
-        crl_number: SerialNumber::from(crl_number),
-        issuing_distribution_point: None,
-        revoked_certs,
-        key_identifier_method: KeyIdMethod::Sha256,
-    };
-    Ok(Crl {
-        der: params.signed_by(issuer)?.der().to_vec(),
-    })
-}
-
-/// One CRL entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RevokedCert {
-    /// Serial of the revoked certificate.
-    pub serial: u64,
-    /// revocationDate.
-    pub revoked_at: UnixTime,
-    /// reasonCode entry extension; `None` and `Some(Unspecified)` both omit it
-    /// (rcgen follows RFC 5280 §5.3.1 and never writes `unspecified`).
-    pub reason: Option<Reason>,
-}
-
-/// CRL reason codes (RFC 5280 §5.3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Reason {
-    /// unspecified (0); never written, see [`RevokedCert::reason`].
-    Unspecified,
-    /// keyCompromise (1).
-    KeyCompromise,
-    /// cACompromise (2).
-    CaCompromise,
-    /// affiliationChanged (3).
-    AffiliationChanged,
-    /// superseded (4).
-    Superseded,
-    /// cessationOfOperation (5).
-    CessationOfOperation,
-    /// certificateHold (6).
-    CertificateHold,
-}
-
-impl Reason {
-    /// The RFC 5280 integer code.
-    pub fn code(self) -> u8 {
-        self.rcgen() as u8
-    }
-
-    fn rcgen(self) -> RevocationReason {
-        match self {
-            Reason::Unspecified => RevocationReason::Unspecified,
-            Reason::KeyCompromise => RevocationReason::KeyCompromise,
-            Reason::CaCompromise => RevocationReason::CaCompromise,
-            Reason::AffiliationChanged => RevocationReason::AffiliationChanged,
-            Reason::Superseded => RevocationReason::Superseded,
-            Reason::CessationOfOperation => RevocationReason::CessationOfOperation,
-            Reason::CertificateHold => RevocationReason::CertificateHold,
-        }
-    }
-}
-
-/// A DER-encoded X.509 v2 CRL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Crl {
-    der: Vec<u8>,
-}
-
-impl Crl {
-    /// DER.
-    pub fn der(&self) -> &[u8] {
-        &self.der
-    }
-
-    /// PEM (`X509 CRL`).
-    pub fn pem(&self) -> String {
-        pem_encode("X509 CRL", &self.der)
-    }
 }

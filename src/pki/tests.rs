@@ -20,7 +20,7 @@ fn parse(der: &[u8]) -> X509Certificate<'_> {
 }
 
 /// (value, tag) of the single attribute with dotted OID `oid`.
-fn attr<'a>(name: &'a X509Name<'_>, oid: &str) -> Option<(String, Tag)> {
+fn attr(name: &X509Name<'_>, oid: &str) -> Option<(String, Tag)> {
     let mut found = name
         .iter_attributes()
         .filter(|a| a.attr_type().to_id_string() == oid)
