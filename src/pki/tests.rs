@@ -590,3 +590,88 @@ fn trust_dir_layout() {
     assert!(w.add_signer(CITY, "../escape", "x").is_err());
     assert!(w.add_root("..", "x").is_err());
 }
+
+#[test]
+fn key_identifiers_chain() {
+    use x509_parser::extensions::ParsedExtension;
+    let ski = |c: &X509Certificate<'_>| {
+        c.extensions()
+            .iter()
+            .find_map(|e| match e.parsed_extension() {
+                ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
+                _ => None,
+            })
+    };
+    let aki = |c: &X509Certificate<'_>| {
+        c.extensions()
+            .iter()
+            .find_map(|e| match e.parsed_extension() {
+                ParsedExtension::AuthorityKeyIdentifier(k) => {
+                    k.key_identifier.as_ref().map(|k| k.0.to_vec())
+                }
+                _ => None,
+            })
+    };
+    let root = root();
+    let inter = root
+        .issue(&CertSpec::intermediate(CITY, "inter", NB, NA))
+        .expect("inter");
+    let signer = inter
+        .issue(&CertSpec::signer(CITY, "MARKET_REG", ORG, ORG_ID, NB, NA))
+        .expect("signer");
+    let (r, i, s) = (
+        parse(root.cert_der()),
+        parse(inter.cert_der()),
+        parse(signer.cert_der()),
+    );
+    assert!(ski(&r).is_some());
+    assert_eq!(aki(&r), None, "self-signed root carries no AKI");
+    assert_eq!(aki(&i), ski(&r));
+    assert_eq!(aki(&s), ski(&i));
+    assert!(ski(&s).is_some());
+    // rcgen writes the SKI together with basicConstraints only
+    let mut spec = CertSpec::signer(CITY, "MARKET_REG", ORG, ORG_ID, NB, NA);
+    spec.ca = CaKind::NoBasicConstraints;
+    let nobc_issued = inter.issue(&spec).expect("no bc");
+    let nobc = parse(nobc_issued.cert_der());
+    assert_eq!(ski(&nobc), None);
+    assert_eq!(aki(&nobc), ski(&i));
+}
+
+#[test]
+fn signatures_verify() {
+    for alg in KeyAlg::ALL {
+        let root =
+            Issued::self_signed(&CertSpec::root(CITY, "r", NB, NA).with_key_alg(alg)).expect("r");
+        let rc = parse(root.cert_der());
+        verify_with(
+            &rc,
+            rc.tbs_certificate.as_ref(),
+            &rc.signature_value.data,
+            alg,
+        );
+        let crl = root
+            .crl(
+                &[RevokedCert {
+                    serial: 5,
+                    revoked_at: NB,
+                    reason: Some(Reason::CessationOfOperation),
+                }],
+                NB,
+                NA,
+                3,
+            )
+            .expect("crl");
+        let (_, parsed) = parse_x509_crl(crl.der()).expect("crl parses");
+        assert_eq!(
+            parsed.signature_algorithm.algorithm.to_id_string(),
+            alg.signature_oid()
+        );
+        verify_with(
+            &rc,
+            parsed.tbs_cert_list.as_ref(),
+            &parsed.signature_value.data,
+            alg,
+        );
+    }
+}
