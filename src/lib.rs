@@ -18,6 +18,7 @@ pub mod checkdigit;
 pub mod cli;
 pub mod licence;
 pub mod lid;
+pub mod pki;
 pub mod recognition;
 pub mod time;
 pub mod trust;

@@ -1,0 +1,453 @@
+//! Test and demo PKI made by code: city root and intermediate CAs, licence-signing,
+//! TLS client and server certificates, CRLs, and a trust-directory writer.
+//!
+//! Keys are random (RSA keys are fixed, see `src/pki/keys/README.md`); everything else
+//! (serials, names, dates) is deterministic given the [`CertSpec`]. Nothing here checks
+//! that a certificate makes sense: tests need the broken ones too.
+
+use std::net::IpAddr;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyIdMethod, KeyPair, KeyUsagePurpose, SanType, SerialNumber, SignatureAlgorithm,
+    PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_ED25519, PKCS_RSA_SHA256,
+};
+use time::OffsetDateTime;
+
+mod crl;
+mod encoding;
+mod issued;
+mod trust_dir;
+
+pub use crl::{Crl, Reason, RevokedCert};
+pub use encoding::{pem_encode, rsa1024_spki_der};
+pub use issued::Issued;
+pub use trust_dir::{RevokedLicence, TrustDirWriter};
+
+#[cfg(test)]
+use encoding::pem_decode;
+use encoding::{RSA2048_A_PEM, RSA2048_B_PEM};
+
+#[cfg(test)]
+mod tests;
+
+/// Unix seconds; the project's time type.
+pub type UnixTime = i64;
+
+/// OID of the X.520 `organizationIdentifier` attribute (2.5.4.97).
+pub const OID_ORGANIZATION_IDENTIFIER: &[u64] = &[2, 5, 4, 97];
+
+/// Errors of this module.
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    /// rcgen refused to build or sign something.
+    #[error("certificate generation failed: {0}")]
+    Rcgen(#[from] rcgen::Error),
+    /// A Unix time that `time::OffsetDateTime` cannot represent.
+    #[error("unix time {0} is out of range")]
+    Time(UnixTime),
+    /// A SubjectPublicKeyInfo that could not be parsed or is of an unsupported algorithm.
+    #[error("unsupported or malformed subject public key info: {0}")]
+    Spki(String),
+    /// A PEM blob that could not be decoded.
+    #[error("malformed pem: {0}")]
+    Pem(String),
+    /// The raw signing primitive failed.
+    #[error("signing failed: {0}")]
+    Sign(String),
+}
+
+/// Key algorithm of a certificate's subject key; also fixes the signature algorithm of
+/// everything that key signs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyAlg {
+    /// ECDSA P-256, signs with ecdsa-with-SHA256.
+    P256,
+    /// ECDSA P-384, signs with ecdsa-with-SHA384.
+    P384,
+    /// Ed25519.
+    Ed25519,
+    /// RSA 2048 key "a" (committed), signs with sha256WithRSAEncryption (PKCS#1 v1.5).
+    Rsa2048,
+    /// RSA 2048 key "b" (committed), a second distinct RSA key.
+    Rsa2048B,
+}
+
+impl KeyAlg {
+    /// All variants.
+    pub const ALL: [KeyAlg; 5] = [
+        KeyAlg::P256,
+        KeyAlg::P384,
+        KeyAlg::Ed25519,
+        KeyAlg::Rsa2048,
+        KeyAlg::Rsa2048B,
+    ];
+
+    fn rcgen_alg(self) -> &'static SignatureAlgorithm {
+        match self {
+            KeyAlg::P256 => &PKCS_ECDSA_P256_SHA256,
+            KeyAlg::P384 => &PKCS_ECDSA_P384_SHA384,
+            KeyAlg::Ed25519 => &PKCS_ED25519,
+            KeyAlg::Rsa2048 | KeyAlg::Rsa2048B => &PKCS_RSA_SHA256,
+        }
+    }
+
+    /// Dotted OID of the signature algorithm this key signs certificates and CRLs with.
+    pub fn signature_oid(self) -> &'static str {
+        match self {
+            KeyAlg::P256 => "1.2.840.10045.4.3.2",
+            KeyAlg::P384 => "1.2.840.10045.4.3.3",
+            KeyAlg::Ed25519 => "1.3.101.112",
+            KeyAlg::Rsa2048 | KeyAlg::Rsa2048B => "1.2.840.113549.1.1.11",
+        }
+    }
+
+    /// JWS `alg` header value for this key (RFC 7518 / RFC 8037).
+    pub fn jws_alg(self) -> &'static str {
+        match self {
+            KeyAlg::P256 => "ES256",
+            KeyAlg::P384 => "ES384",
+            KeyAlg::Ed25519 => "EdDSA",
+            KeyAlg::Rsa2048 | KeyAlg::Rsa2048B => "RS256",
+        }
+    }
+
+    fn key_pair(self) -> Result<KeyPair, PkiError> {
+        Ok(match self {
+            KeyAlg::P256 | KeyAlg::P384 | KeyAlg::Ed25519 => {
+                KeyPair::generate_for(self.rcgen_alg())?
+            }
+            KeyAlg::Rsa2048 => {
+                KeyPair::from_pkcs8_pem_and_sign_algo(RSA2048_A_PEM, &PKCS_RSA_SHA256)?
+            }
+            KeyAlg::Rsa2048B => {
+                KeyPair::from_pkcs8_pem_and_sign_algo(RSA2048_B_PEM, &PKCS_RSA_SHA256)?
+            }
+        })
+    }
+}
+
+/// What the basicConstraints extension says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaKind {
+    /// basicConstraints CA=true, optional pathLenConstraint.
+    Ca {
+        /// pathLenConstraint; `None` = absent.
+        path_len: Option<u8>,
+    },
+    /// basicConstraints present with CA=false.
+    EndEntity,
+    /// No basicConstraints extension at all.
+    NoBasicConstraints,
+}
+
+/// keyUsage bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyUsage {
+    /// digitalSignature (bit 0).
+    DigitalSignature,
+    /// nonRepudiation / contentCommitment (bit 1).
+    NonRepudiation,
+    /// keyEncipherment (bit 2).
+    KeyEncipherment,
+    /// keyCertSign (bit 5).
+    KeyCertSign,
+    /// cRLSign (bit 6).
+    CrlSign,
+}
+
+impl KeyUsage {
+    fn rcgen(self) -> KeyUsagePurpose {
+        match self {
+            KeyUsage::DigitalSignature => KeyUsagePurpose::DigitalSignature,
+            KeyUsage::NonRepudiation => KeyUsagePurpose::ContentCommitment,
+            KeyUsage::KeyEncipherment => KeyUsagePurpose::KeyEncipherment,
+            KeyUsage::KeyCertSign => KeyUsagePurpose::KeyCertSign,
+            KeyUsage::CrlSign => KeyUsagePurpose::CrlSign,
+        }
+    }
+}
+
+/// extendedKeyUsage purposes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExtKeyUsage {
+    /// id-kp-serverAuth.
+    ServerAuth,
+    /// id-kp-clientAuth.
+    ClientAuth,
+}
+
+impl ExtKeyUsage {
+    fn rcgen(self) -> ExtendedKeyUsagePurpose {
+        match self {
+            ExtKeyUsage::ServerAuth => ExtendedKeyUsagePurpose::ServerAuth,
+            ExtKeyUsage::ClientAuth => ExtendedKeyUsagePurpose::ClientAuth,
+        }
+    }
+}
+
+/// Subject name. Written in the order L, O, OU, organizationIdentifier, CN, all as UTF8String.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Subject {
+    /// commonName.
+    pub cn: String,
+    /// localityName: 6-digit city division code, e.g. `420100`.
+    pub city: Option<String>,
+    /// organizationalUnitName: department kind code, e.g. `MARKET_REG`.
+    pub dept: Option<String>,
+    /// organizationName, e.g. `武汉市市场监督管理局`.
+    pub org: Option<String>,
+    /// organizationIdentifier (2.5.4.97): 18-char unified social credit code.
+    pub org_id: Option<String>,
+}
+
+impl Subject {
+    /// A subject with only a CN.
+    pub fn cn(cn: &str) -> Self {
+        Subject {
+            cn: cn.to_owned(),
+            city: None,
+            dept: None,
+            org: None,
+            org_id: None,
+        }
+    }
+
+    fn distinguished_name(&self) -> DistinguishedName {
+        let mut dn = DistinguishedName::new();
+        if let Some(city) = &self.city {
+            dn.push(DnType::LocalityName, city.as_str());
+        }
+        if let Some(org) = &self.org {
+            dn.push(DnType::OrganizationName, org.as_str());
+        }
+        if let Some(dept) = &self.dept {
+            dn.push(DnType::OrganizationalUnitName, dept.as_str());
+        }
+        if let Some(org_id) = &self.org_id {
+            dn.push(
+                DnType::CustomDnType(OID_ORGANIZATION_IDENTIFIER.to_vec()),
+                org_id.as_str(),
+            );
+        }
+        dn.push(DnType::CommonName, self.cn.as_str());
+        dn
+    }
+}
+
+/// Everything needed to make one certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertSpec {
+    /// Subject name.
+    pub subject: Subject,
+    /// Subject key algorithm.
+    pub key_alg: KeyAlg,
+    /// basicConstraints.
+    pub ca: CaKind,
+    /// None = no keyUsage extension.
+    pub key_usage: Option<Vec<KeyUsage>>,
+    /// Validity start.
+    pub not_before: UnixTime,
+    /// Validity end.
+    pub not_after: UnixTime,
+    /// Serial number (constructors derive it from the name and validity).
+    pub serial: u64,
+    /// DNS names for a TLS server certificate (empty otherwise).
+    pub san_dns: Vec<String>,
+    /// IP addresses for a TLS server certificate (empty otherwise).
+    pub san_ip: Vec<IpAddr>,
+    /// Extended key usage (empty = extension absent).
+    pub ext_key_usage: Vec<ExtKeyUsage>,
+}
+
+impl CertSpec {
+    fn base(
+        subject: Subject,
+        ca: CaKind,
+        usage: Vec<KeyUsage>,
+        nb: UnixTime,
+        na: UnixTime,
+    ) -> Self {
+        let serial = deterministic_serial(&subject, nb, na);
+        CertSpec {
+            subject,
+            key_alg: KeyAlg::P256,
+            ca,
+            key_usage: Some(usage),
+            not_before: nb,
+            not_after: na,
+            serial,
+            san_dns: Vec::new(),
+            san_ip: Vec::new(),
+            ext_key_usage: Vec::new(),
+        }
+    }
+
+    /// A city root CA: P-256, CA without pathLen, keyCertSign+cRLSign, subject L + CN.
+    pub fn root(city: &str, cn: &str, not_before: UnixTime, not_after: UnixTime) -> Self {
+        let subject = Subject {
+            city: Some(city.to_owned()),
+            ..Subject::cn(cn)
+        };
+        Self::base(
+            subject,
+            CaKind::Ca { path_len: None },
+            vec![KeyUsage::KeyCertSign, KeyUsage::CrlSign],
+            not_before,
+            not_after,
+        )
+    }
+
+    /// An intermediate CA: like [`CertSpec::root`] but with pathLen 0.
+    pub fn intermediate(city: &str, cn: &str, not_before: UnixTime, not_after: UnixTime) -> Self {
+        let mut spec = Self::root(city, cn, not_before, not_after);
+        spec.ca = CaKind::Ca { path_len: Some(0) };
+        spec
+    }
+
+    /// A licence signer: end entity, digitalSignature+nonRepudiation, full department
+    /// subject with CN `<city>-<dept>-signer`.
+    pub fn signer(
+        city: &str,
+        dept: &str,
+        org: &str,
+        org_id: &str,
+        not_before: UnixTime,
+        not_after: UnixTime,
+    ) -> Self {
+        let subject = Subject {
+            cn: format!("{city}-{dept}-signer"),
+            city: Some(city.to_owned()),
+            dept: Some(dept.to_owned()),
+            org: Some(org.to_owned()),
+            org_id: Some(org_id.to_owned()),
+        };
+        Self::base(
+            subject,
+            CaKind::EndEntity,
+            vec![KeyUsage::DigitalSignature, KeyUsage::NonRepudiation],
+            not_before,
+            not_after,
+        )
+    }
+
+    /// A department's TLS client: end entity, digitalSignature, EKU clientAuth,
+    /// CN `<city>-<dept>-client`.
+    pub fn client(
+        city: &str,
+        dept: &str,
+        org: &str,
+        org_id: Option<&str>,
+        not_before: UnixTime,
+        not_after: UnixTime,
+    ) -> Self {
+        let subject = Subject {
+            cn: format!("{city}-{dept}-client"),
+            city: Some(city.to_owned()),
+            dept: Some(dept.to_owned()),
+            org: Some(org.to_owned()),
+            org_id: org_id.map(str::to_owned),
+        };
+        let mut spec = Self::base(
+            subject,
+            CaKind::EndEntity,
+            vec![KeyUsage::DigitalSignature],
+            not_before,
+            not_after,
+        );
+        spec.ext_key_usage = vec![ExtKeyUsage::ClientAuth];
+        spec
+    }
+
+    /// A TLS server: end entity, digitalSignature, EKU serverAuth, SANs as given;
+    /// CN is the first DNS name, else the first IP, else `tongban-server`.
+    pub fn server(dns: &[&str], ips: &[IpAddr], not_before: UnixTime, not_after: UnixTime) -> Self {
+        let cn = dns
+            .first()
+            .map(|d| (*d).to_owned())
+            .or_else(|| ips.first().map(ToString::to_string))
+            .unwrap_or_else(|| "tongban-server".to_owned());
+        let mut spec = Self::base(
+            Subject::cn(&cn),
+            CaKind::EndEntity,
+            vec![KeyUsage::DigitalSignature],
+            not_before,
+            not_after,
+        );
+        spec.san_dns = dns.iter().map(|d| (*d).to_owned()).collect();
+        spec.san_ip = ips.to_vec();
+        spec.ext_key_usage = vec![ExtKeyUsage::ServerAuth];
+        // the serial must also depend on the SANs, not only on the CN
+        spec.serial = deterministic_serial_with(&spec.subject, not_before, not_after, &{
+            let mut extra = spec.san_dns.join(",");
+            for ip in ips {
+                extra.push(',');
+                extra.push_str(&ip.to_string());
+            }
+            extra
+        });
+        spec
+    }
+
+    /// Builder-style: replace the key algorithm.
+    pub fn with_key_alg(mut self, key_alg: KeyAlg) -> Self {
+        self.key_alg = key_alg;
+        self
+    }
+
+    /// Builder-style: replace the serial.
+    pub fn with_serial(mut self, serial: u64) -> Self {
+        self.serial = serial;
+        self
+    }
+
+    fn params(&self, with_aki: bool) -> Result<CertificateParams, PkiError> {
+        let mut p = CertificateParams::default();
+        p.distinguished_name = self.subject.distinguished_name();
+        p.not_before = unix_to_dt(self.not_before)?;
+        p.not_after = unix_to_dt(self.not_after)?;
+        p.serial_number = Some(SerialNumber::from(self.serial));
+        p.is_ca = match self.ca {
+            CaKind::Ca { path_len: None } => IsCa::Ca(BasicConstraints::Unconstrained),
+            CaKind::Ca { path_len: Some(n) } => IsCa::Ca(BasicConstraints::Constrained(n)),
+            CaKind::EndEntity => IsCa::ExplicitNoCa,
+            CaKind::NoBasicConstraints => IsCa::NoCa,
+        };
+        p.key_usages = self.key_usage.iter().flatten().map(|u| u.rcgen()).collect();
+        p.extended_key_usages = self.ext_key_usage.iter().map(|u| u.rcgen()).collect();
+        let mut sans = Vec::with_capacity(self.san_dns.len() + self.san_ip.len());
+        for dns in &self.san_dns {
+            sans.push(SanType::DnsName(dns.as_str().try_into()?));
+        }
+        sans.extend(self.san_ip.iter().copied().map(SanType::IpAddress));
+        p.subject_alt_names = sans;
+        p.use_authority_key_identifier_extension = with_aki;
+        p.key_identifier_method = KeyIdMethod::Sha256;
+        Ok(p)
+    }
+}
+
+/// Serial derived from the subject and validity: SHA-256 of them, 63 bits, never 0.
+pub fn deterministic_serial(subject: &Subject, not_before: UnixTime, not_after: UnixTime) -> u64 {
+    deterministic_serial_with(subject, not_before, not_after, "")
+}
+
+fn deterministic_serial_with(subject: &Subject, nb: UnixTime, na: UnixTime, extra: &str) -> u64 {
+    let opt = |o: &Option<String>| o.clone().unwrap_or_default();
+    let input = format!(
+        "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{nb}\u{0}{na}\u{0}{extra}",
+        subject.cn,
+        opt(&subject.city),
+        opt(&subject.dept),
+        opt(&subject.org),
+        opt(&subject.org_id)
+    );
+    let digest = ring::digest::digest(&ring::digest::SHA256, input.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest.as_ref()[..8]);
+    (u64::from_be_bytes(first) & 0x7fff_ffff_ffff_ffff).max(1)
+}
+
+fn unix_to_dt(t: UnixTime) -> Result<OffsetDateTime, PkiError> {
+    OffsetDateTime::from_unix_timestamp(t).map_err(|_| PkiError::Time(t))
+}
