@@ -59,23 +59,27 @@ pub fn mod37_36_check(data: &str) -> Option<char> {
 ///
 /// Only the charset, the length and the check character are verified.
 pub fn uscc_valid(code: &str) -> bool {
-    let bytes = code.as_bytes();
-    if bytes.len() != 18 {
-        return false;
+    code.len() == 18
+        && code
+            .get(..17)
+            .and_then(uscc_check)
+            .is_some_and(|c| code.ends_with(c))
+}
+
+/// The GB 32100 check character of the first 17 characters of a USCC.
+pub fn uscc_check(first17: &str) -> Option<char> {
+    let bytes = first17.as_bytes();
+    if bytes.len() != 17 {
+        return None;
     }
-    let value = |b: u8| USCC_ALPHABET.iter().position(|&a| a == b);
     let mut sum: usize = 0;
     for (&b, &w) in bytes.iter().zip(USCC_WEIGHTS.iter()) {
-        match value(b) {
-            Some(v) => sum += v * w as usize,
-            None => return false,
-        }
+        let v = USCC_ALPHABET.iter().position(|&a| a == b)?;
+        sum += v * w as usize;
     }
-    let check = (31 - sum % 31) % 31;
-    match bytes.last().copied().and_then(value) {
-        Some(last) => last == check,
-        None => false,
-    }
+    USCC_ALPHABET
+        .get((31 - sum % 31) % 31)
+        .map(|&b| char::from(b))
 }
 
 /// GB 11643 resident identity number (18 chars, weights 7,9,10,5,8,4,2,1,6,3,7,9,10,5,8,4,2,
@@ -84,19 +88,29 @@ pub fn uscc_valid(code: &str) -> bool {
 /// Only the charset, the length and the check character are verified (not the region code
 /// or the birth date). The check `X` must be upper-case.
 pub fn resident_id_valid(id: &str) -> bool {
-    let bytes = id.as_bytes();
-    if bytes.len() != 18 {
-        return false;
+    id.len() == 18
+        && id
+            .get(..17)
+            .and_then(resident_id_check)
+            .is_some_and(|c| id.ends_with(c))
+}
+
+/// The GB 11643 check character of the first 17 digits of a resident identity number.
+pub fn resident_id_check(first17: &str) -> Option<char> {
+    let bytes = first17.as_bytes();
+    if bytes.len() != 17 {
+        return None;
     }
     let mut sum: u32 = 0;
     for (&b, &w) in bytes.iter().zip(RESIDENT_ID_WEIGHTS.iter()) {
         if !b.is_ascii_digit() {
-            return false;
+            return None;
         }
         sum += u32::from(b - b'0') * w;
     }
-    let expected = RESIDENT_ID_CHECKS.get((sum % 11) as usize).copied();
-    expected.is_some() && bytes.last().copied() == expected
+    RESIDENT_ID_CHECKS
+        .get((sum % 11) as usize)
+        .map(|&b| char::from(b))
 }
 
 #[cfg(test)]

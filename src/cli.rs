@@ -1,1 +1,59 @@
-//! The `tongban` command line.
+//! The `tongban` command line (contract section 6). `main.rs` only calls [`run`].
+
+mod licence;
+mod pki;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit status for usage and I/O errors (contract section 6).
+pub const EXIT_USAGE: u8 = 2;
+
+/// 通办 tongban — cross-city e-licence verification and data-sharing gateway of the Wuhan
+/// metropolitan area.
+#[derive(Debug, Parser)]
+#[command(name = "tongban", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Verify e-licences (compact JWS) for a verifying city; one verdict JSON per line.
+    Verify(verify::Args),
+    /// Issue e-licences with a department's signing key (demo and testing).
+    #[command(subcommand)]
+    Licence(licence::Command),
+    /// Make PKI material: the demo PKI of the nine cities.
+    #[command(subcommand)]
+    Pki(pki::Command),
+}
+
+/// Parses the command line and runs the command.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Verify(args) => verify::run(&args),
+        Command::Licence(cmd) => licence::run(cmd),
+        Command::Pki(cmd) => pki::run(cmd),
+    }
+}
+
+/// The policies directory to use: the one given, else `./policies` when present, else the copies
+/// compiled into the binary (`None`).
+fn policies_dir(given: Option<PathBuf>) -> Option<PathBuf> {
+    given.or_else(|| {
+        let local = PathBuf::from("policies");
+        local.join("catalog").is_dir().then_some(local)
+    })
+}
+
+/// Prints an error the way every command does and returns the usage/I-O exit status.
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("tongban: {message}");
+    ExitCode::from(EXIT_USAGE)
+}

@@ -15,6 +15,7 @@ use rcgen::{
 use time::OffsetDateTime;
 
 mod crl;
+pub mod demo;
 mod encoding;
 mod issued;
 mod trust_dir;
@@ -31,8 +32,7 @@ use encoding::{RSA2048_A_PEM, RSA2048_B_PEM};
 #[cfg(test)]
 mod tests;
 
-/// Unix seconds; the project's time type.
-pub type UnixTime = i64;
+pub use crate::time::UnixTime;
 
 /// OID of the X.520 `organizationIdentifier` attribute (2.5.4.97).
 pub const OID_ORGANIZATION_IDENTIFIER: &[u64] = &[2, 5, 4, 97];

@@ -95,23 +95,36 @@ impl TrustStore {
             Ok(e) => e,
             Err(e) => {
                 return Err(TrustError {
-                    problems: vec![format!("{}: cannot read the trust directory: {e}", dir.display())],
+                    problems: vec![format!(
+                        "{}: cannot read the trust directory: {e}",
+                        dir.display()
+                    )],
                 })
             }
         };
-        let mut city_dirs: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        let mut city_dirs: Vec<PathBuf> =
+            entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         city_dirs.sort();
         for path in city_dirs.iter().filter(|p| p.is_dir()) {
-            let code = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let code = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
             if catalog.city(code).is_none() {
-                problems.push(format!("{}: `{code}` is not a city of the catalog", path.display()));
+                problems.push(format!(
+                    "{}: `{code}` is not a city of the catalog",
+                    path.display()
+                ));
                 continue;
             }
             let city = store.load_city(path, code, &mut problems);
             store.cities.insert(code.to_owned(), city);
         }
         if store.cities.values().all(|c| c.anchors.is_empty()) {
-            problems.push(format!("{}: no trust anchor in any city (an empty trust store trusts nothing)", dir.display()));
+            problems.push(format!(
+                "{}: no trust anchor in any city (an empty trust store trusts nothing)",
+                dir.display()
+            ));
         }
         if problems.is_empty() {
             Ok(store)
@@ -158,7 +171,10 @@ impl TrustStore {
                 problems.push(format!("{}: holds no certificate", roots.display()));
             }
         } else {
-            problems.push(format!("{}: missing (every city directory needs its anchors)", roots.display()));
+            problems.push(format!(
+                "{}: missing (every city directory needs its anchors)",
+                roots.display()
+            ));
         }
         for anchor in &city.anchors {
             if !anchor.is_ca() {
@@ -243,7 +259,10 @@ impl CityTrust {
 fn read_bounded(path: &Path, problems: &mut Vec<String>) -> Option<Vec<u8>> {
     match fs::metadata(path) {
         Ok(m) if m.len() > MAX_TRUST_FILE_BYTES => {
-            problems.push(format!("{}: larger than {MAX_TRUST_FILE_BYTES} bytes", path.display()));
+            problems.push(format!(
+                "{}: larger than {MAX_TRUST_FILE_BYTES} bytes",
+                path.display()
+            ));
             return None;
         }
         Err(e) => {
@@ -267,7 +286,12 @@ fn list_files(dir: &Path, problems: &mut Vec<String>) -> Vec<PathBuf> {
     };
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .filter(|p| {
+            p.is_file()
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .collect();
     files.sort();
     files
@@ -279,7 +303,10 @@ fn read_certs(path: &Path, problems: &mut Vec<String>) -> Vec<Arc<Cert>> {
         return Vec::new();
     };
     let mut certs = Vec::new();
-    for (i, der) in pem_or_der(&bytes, "CERTIFICATE", path, problems).into_iter().enumerate() {
+    for (i, der) in pem_or_der(&bytes, "CERTIFICATE", path, problems)
+        .into_iter()
+        .enumerate()
+    {
         match Cert::from_der(&der) {
             Ok(c) => certs.push(Arc::new(c)),
             Err(e) => problems.push(format!("{} (certificate {}): {e}", path.display(), i + 1)),
@@ -295,7 +322,11 @@ fn read_crls(path: &Path, problems: &mut Vec<String>) -> Vec<Crl> {
     let source = path.display().to_string();
     pem_or_der(&bytes, "X509 CRL", path, problems)
         .into_iter()
-        .filter_map(|der| Crl::from_der(&der, &source).map_err(|e| problems.push(e)).ok())
+        .filter_map(|der| {
+            Crl::from_der(&der, &source)
+                .map_err(|e| problems.push(e))
+                .ok()
+        })
         .collect()
 }
 
@@ -309,7 +340,11 @@ fn pem_or_der(bytes: &[u8], label: &str, path: &Path, problems: &mut Vec<String>
     for pem in Pem::iter_from_buffer(bytes) {
         match pem {
             Ok(p) if p.label == label => blocks.push(p.contents),
-            Ok(p) => problems.push(format!("{}: unexpected PEM block `{}` (want `{label}`)", path.display(), p.label)),
+            Ok(p) => problems.push(format!(
+                "{}: unexpected PEM block `{}` (want `{label}`)",
+                path.display(),
+                p.label
+            )),
             Err(e) => {
                 problems.push(format!("{}: bad PEM: {e}", path.display()));
                 break;
@@ -334,7 +369,13 @@ fn read_revoked(path: &Path, problems: &mut Vec<String>) -> HashMap<String, Revo
     for (i, entry) in entries.into_iter().enumerate() {
         match parse_rfc3339(&entry.revoked_at) {
             Ok(revoked_at) => {
-                out.insert(entry.lid, RevokedLicence { revoked_at, reason: entry.reason });
+                out.insert(
+                    entry.lid,
+                    RevokedLicence {
+                        revoked_at,
+                        reason: entry.reason,
+                    },
+                );
             }
             Err(e) => problems.push(format!("{} (entry {}): {e}", path.display(), i + 1)),
         }

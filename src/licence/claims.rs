@@ -79,11 +79,20 @@ impl Claims {
 
     /// The holder's id type, when the holder claim is complete and well-formed.
     pub fn id_type(&self) -> Option<IdType> {
-        self.holder.as_ref()?.id_type.as_deref().and_then(IdType::parse)
+        self.holder
+            .as_ref()?
+            .id_type
+            .as_deref()
+            .and_then(IdType::parse)
     }
 }
 
-fn string(map: &Map<String, Value>, name: &str, required: bool, bad: &mut impl FnMut(String)) -> Option<String> {
+fn string(
+    map: &Map<String, Value>,
+    name: &str,
+    required: bool,
+    bad: &mut impl FnMut(String),
+) -> Option<String> {
     match map.get(name) {
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => {
@@ -99,12 +108,19 @@ fn string(map: &Map<String, Value>, name: &str, required: bool, bad: &mut impl F
 }
 
 /// NumericDate claims are whole seconds; fractions and out-of-range numbers are refused.
-fn time(map: &Map<String, Value>, name: &str, required: bool, bad: &mut impl FnMut(String)) -> Option<i64> {
+fn time(
+    map: &Map<String, Value>,
+    name: &str,
+    required: bool,
+    bad: &mut impl FnMut(String),
+) -> Option<i64> {
     match map.get(name) {
         Some(Value::Number(n)) => {
             let secs = n.as_i64();
             if secs.is_none() {
-                bad(format!("claim `{name}` is not a whole number of seconds: `{n}`"));
+                bad(format!(
+                    "claim `{name}` is not a whole number of seconds: `{n}`"
+                ));
             }
             secs
         }
@@ -132,10 +148,25 @@ fn holder(map: &Map<String, Value>, bad: &mut impl FnMut(String)) -> Option<Hold
             return None;
         }
     };
-    let mut member = |key: &str| string(obj, key, true, &mut |m: String| bad(m.replace("claim `", "claim `holder.")));
-    let holder = Holder { name: member("name"), id: member("id"), id_type: member("id_type") };
-    if let Some(t) = holder.id_type.as_deref().filter(|t| IdType::parse(t).is_none()) {
-        bad(format!("claim `holder.id_type` is `{}`, not one of USCC, ID_NUMBER, OTHER", truncate(t)));
+    let mut member = |key: &str| {
+        string(obj, key, true, &mut |m: String| {
+            bad(m.replace("claim `", "claim `holder."))
+        })
+    };
+    let holder = Holder {
+        name: member("name"),
+        id: member("id"),
+        id_type: member("id_type"),
+    };
+    if let Some(t) = holder
+        .id_type
+        .as_deref()
+        .filter(|t| IdType::parse(t).is_none())
+    {
+        bad(format!(
+            "claim `holder.id_type` is `{}`, not one of USCC, ID_NUMBER, OTHER",
+            truncate(t)
+        ));
     }
     Some(holder)
 }
@@ -154,7 +185,11 @@ mod tests {
     fn every_missing_claim_is_named() {
         let (_, msgs) = read(json!({}));
         for claim in ["lid", "ltype", "iss", "holder", "iat", "fields"] {
-            assert!(msgs.iter().any(|m| m.contains(&format!("`{claim}` is missing"))), "{claim}: {msgs:?}");
+            assert!(
+                msgs.iter()
+                    .any(|m| m.contains(&format!("`{claim}` is missing"))),
+                "{claim}: {msgs:?}"
+            );
         }
         assert_eq!(msgs.len(), 6);
     }
@@ -167,10 +202,16 @@ mod tests {
         }));
         assert_eq!(c.ltype.as_deref(), Some("ID_CARD"));
         assert!(msgs.iter().any(|m| m.contains("`lid` is not a string")));
-        assert!(msgs.iter().any(|m| m.contains("`iat` is not a whole number")));
+        assert!(msgs
+            .iter()
+            .any(|m| m.contains("`iat` is not a whole number")));
         assert!(msgs.iter().any(|m| m.contains("`nbf` is not a number")));
-        assert!(msgs.iter().any(|m| m.contains("`holder.id` is not a string")));
-        assert!(msgs.iter().any(|m| m.contains("`holder.id_type` is `PASSPORT`")));
+        assert!(msgs
+            .iter()
+            .any(|m| m.contains("`holder.id` is not a string")));
+        assert!(msgs
+            .iter()
+            .any(|m| m.contains("`holder.id_type` is `PASSPORT`")));
         assert!(msgs.iter().any(|m| m.contains("`fields` is not an object")));
     }
 }

@@ -18,7 +18,10 @@ pub enum IssueError {
     #[error("signer certificate: {0}")]
     Cert(String),
     #[error("signer key does not fit `{alg}`: {source}")]
-    Key { alg: JwsAlg, source: jsonwebtoken::errors::Error },
+    Key {
+        alg: JwsAlg,
+        source: jsonwebtoken::errors::Error,
+    },
     #[error("the signer certificate's key type has no licence algorithm")]
     NoAlgorithm,
     #[error("the signer certificate has no organizationIdentifier to issue under")]
@@ -50,10 +53,19 @@ pub struct LicenceSigner {
 
 impl LicenceSigner {
     /// `chain`: DER certificates, signer first. `alg` defaults to the key's natural algorithm.
-    pub fn new(key_pem: &str, chain: &[Vec<u8>], alg: Option<JwsAlg>, header: SignerHeader) -> Result<Self, IssueError> {
-        let signer_der = chain.first().ok_or_else(|| IssueError::Cert("no certificate given".into()))?;
+    pub fn new(
+        key_pem: &str,
+        chain: &[Vec<u8>],
+        alg: Option<JwsAlg>,
+        header: SignerHeader,
+    ) -> Result<Self, IssueError> {
+        let signer_der = chain
+            .first()
+            .ok_or_else(|| IssueError::Cert("no certificate given".into()))?;
         let signer = Cert::from_der(signer_der).map_err(|e| IssueError::Cert(e.to_string()))?;
-        let alg = alg.or_else(|| JwsAlg::for_key(signer.key())).ok_or(IssueError::NoAlgorithm)?;
+        let alg = alg
+            .or_else(|| JwsAlg::for_key(signer.key()))
+            .ok_or(IssueError::NoAlgorithm)?;
         let pem = key_pem.as_bytes();
         let key = match alg {
             JwsAlg::ES256 | JwsAlg::ES384 => EncodingKey::from_ec_pem(pem),
@@ -66,7 +78,13 @@ impl LicenceSigner {
         protected.insert("typ".into(), json!(LICENCE_TYP));
         match header {
             SignerHeader::X5c => {
-                protected.insert("x5c".into(), chain.iter().map(|der| json!(STANDARD.encode(der))).collect());
+                protected.insert(
+                    "x5c".into(),
+                    chain
+                        .iter()
+                        .map(|der| json!(STANDARD.encode(der)))
+                        .collect(),
+                );
             }
             SignerHeader::Kid => {
                 protected.insert("kid".into(), json!(URL_SAFE_NO_PAD.encode(signer.kid())));
@@ -91,12 +109,22 @@ impl LicenceSigner {
 
     /// Signs a payload (any JSON value; the verifier wants an object).
     pub fn sign(&self, payload: &Value) -> Result<String, IssueError> {
-        sign_parts(&self.header_b64, payload.to_string().as_bytes(), &self.key, self.alg)
+        sign_parts(
+            &self.header_b64,
+            payload.to_string().as_bytes(),
+            &self.key,
+            self.alg,
+        )
     }
 }
 
 /// Signs `header_b64.base64url(payload)`; tests use it to build hostile licences.
-pub fn sign_parts(header_b64: &str, payload: &[u8], key: &EncodingKey, alg: JwsAlg) -> Result<String, IssueError> {
+pub fn sign_parts(
+    header_b64: &str,
+    payload: &[u8],
+    key: &EncodingKey,
+    alg: JwsAlg,
+) -> Result<String, IssueError> {
     let signing_input = format!("{header_b64}.{}", URL_SAFE_NO_PAD.encode(payload));
     let signature = crypto::sign(signing_input.as_bytes(), key, alg.jsonwebtoken())?;
     Ok(format!("{signing_input}.{signature}"))
@@ -120,11 +148,16 @@ pub struct Draft {
 impl Draft {
     /// The payload of this draft, issued under `iss` (the signer's organizationIdentifier).
     pub fn claims(&self, catalog: &Catalog, iss: &str) -> Result<Value, IssueError> {
-        let t = catalog.licence_type(&self.ltype).ok_or_else(|| IssueError::UnknownType(self.ltype.clone()))?;
-        let lid = make_lid(&t.type_code, iss, &self.serial, "001").map_err(|e| IssueError::Lid(e.to_string()))?;
+        let t = catalog
+            .licence_type(&self.ltype)
+            .ok_or_else(|| IssueError::UnknownType(self.ltype.clone()))?;
+        let lid = make_lid(&t.type_code, iss, &self.serial, "001")
+            .map_err(|e| IssueError::Lid(e.to_string()))?;
         let mut fields = self.fields.clone();
         for name in &t.required_fields {
-            fields.entry(name.clone()).or_insert_with(|| json!(format!("示例{name}")));
+            fields
+                .entry(name.clone())
+                .or_insert_with(|| json!(format!("示例{name}")));
         }
         let mut claims = json!({
             "lid": lid,

@@ -50,7 +50,10 @@ pub struct Header {
 pub fn split(input: &[u8]) -> Result<Compact<'_>, String> {
     let trimmed = input.trim_ascii();
     if trimmed.len() > MAX_LICENCE_BYTES {
-        return Err(format!("licence of {} bytes exceeds the limit of {MAX_LICENCE_BYTES}", trimmed.len()));
+        return Err(format!(
+            "licence of {} bytes exceeds the limit of {MAX_LICENCE_BYTES}",
+            trimmed.len()
+        ));
     }
     if trimmed.is_empty() {
         return Err("empty input".into());
@@ -63,13 +66,23 @@ pub fn split(input: &[u8]) -> Result<Compact<'_>, String> {
     let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(format!("a compact JWS has 3 dot-separated parts; this has {}", text.split('.').count()));
+        return Err(format!(
+            "a compact JWS has 3 dot-separated parts; this has {}",
+            text.split('.').count()
+        ));
     };
-    for (name, part) in [("header", header_b64), ("payload", payload_b64), ("signature", signature_b64)] {
+    for (name, part) in [
+        ("header", header_b64),
+        ("payload", payload_b64),
+        ("signature", signature_b64),
+    ] {
         if part.is_empty() {
             return Err(format!("the {name} part is empty"));
         }
-        if let Some(bad) = part.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
+        if let Some(bad) = part
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+        {
             return Err(format!("the {name} part has `{bad}`, outside base64url"));
         }
     }
@@ -77,7 +90,12 @@ pub fn split(input: &[u8]) -> Result<Compact<'_>, String> {
         .get(..header_b64.len() + 1 + payload_b64.len())
         .unwrap_or_default()
         .as_bytes();
-    Ok(Compact { header_b64, payload_b64, signing_input, signature_b64 })
+    Ok(Compact {
+        header_b64,
+        payload_b64,
+        signing_input,
+        signature_b64,
+    })
 }
 
 /// Decodes base64url and parses a JSON object within the nesting limit.
@@ -86,7 +104,9 @@ pub fn decode_json_object(part: &str, what: &str) -> Result<Map<String, Value>, 
         .decode(part)
         .map_err(|e| format!("the {what} is not valid base64url: {e}"))?;
     if !depth_within(&bytes, MAX_JSON_DEPTH) {
-        return Err(format!("the {what} nests JSON deeper than {MAX_JSON_DEPTH} levels"));
+        return Err(format!(
+            "the {what} nests JSON deeper than {MAX_JSON_DEPTH} levels"
+        ));
     }
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
@@ -119,7 +139,10 @@ pub fn parse_header(header_b64: &str) -> (Option<Header>, Vec<Finding>) {
             if alg.is_none() {
                 findings.push(Finding::new(
                     Code::UnsupportedAlgorithm,
-                    format!("`alg` `{}` is not one of ES256, ES384, EdDSA, RS256, PS256", truncate(name)),
+                    format!(
+                        "`alg` `{}` is not one of ES256, ES384, EdDSA, RS256, PS256",
+                        truncate(name)
+                    ),
                 ));
             }
             alg
@@ -168,7 +191,10 @@ fn decode_x5c(x5c: &Value) -> Result<Vec<Vec<u8>>, Finding> {
     if items.len() > MAX_CHAIN_LEN + 1 {
         return Err(Finding::new(
             Code::ChainUntrusted,
-            format!("`x5c` holds {} certificates; a chain holds at most {MAX_CHAIN_LEN}", items.len()),
+            format!(
+                "`x5c` holds {} certificates; a chain holds at most {MAX_CHAIN_LEN}",
+                items.len()
+            ),
         ));
     }
     items
@@ -176,11 +202,17 @@ fn decode_x5c(x5c: &Value) -> Result<Vec<Vec<u8>>, Finding> {
         .enumerate()
         .map(|(i, item)| {
             let Value::String(b64) = item else {
-                return Err(Finding::new(Code::Malformed, format!("`x5c[{i}]` is not a string")));
+                return Err(Finding::new(
+                    Code::Malformed,
+                    format!("`x5c[{i}]` is not a string"),
+                ));
             };
-            STANDARD
-                .decode(b64)
-                .map_err(|e| Finding::new(Code::Malformed, format!("`x5c[{i}]` is not standard base64: {e}")))
+            STANDARD.decode(b64).map_err(|e| {
+                Finding::new(
+                    Code::Malformed,
+                    format!("`x5c[{i}]` is not standard base64: {e}"),
+                )
+            })
         })
         .collect()
 }
@@ -232,9 +264,13 @@ mod tests {
         assert!(split(b"  a.b.c\n").is_ok());
         assert!(split(b"a.b").unwrap_err().contains("3 dot-separated parts"));
         assert!(split(b"a.b.c.d").is_err());
-        assert!(split(b"a..c").unwrap_err().contains("payload part is empty"));
+        assert!(split(b"a..c")
+            .unwrap_err()
+            .contains("payload part is empty"));
         assert!(split(b"a.b=.c").unwrap_err().contains("outside base64url"));
-        assert!(split("a.b.\u{4e2d}".as_bytes()).unwrap_err().contains("ASCII"));
+        assert!(split("a.b.\u{4e2d}".as_bytes())
+            .unwrap_err()
+            .contains("ASCII"));
         let big = vec![b'a'; MAX_LICENCE_BYTES + 1];
         assert!(split(&big).unwrap_err().contains("exceeds"));
     }

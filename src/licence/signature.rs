@@ -98,7 +98,12 @@ pub fn verify(
         (JwsAlg::RS256 | JwsAlg::PS256, PublicKey::Rsa { pkcs1, .. }) => {
             DecodingKey::from_rsa_der(pkcs1)
         }
-        (alg, key) => return Err(SignatureError::KeyMismatch { alg, key: key.kind() }),
+        (alg, key) => {
+            return Err(SignatureError::KeyMismatch {
+                alg,
+                key: key.kind(),
+            })
+        }
     };
     match crypto::verify(signature_b64, signing_input, &decoding, alg.jsonwebtoken()) {
         Ok(true) => Ok(()),

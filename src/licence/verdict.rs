@@ -100,7 +100,10 @@ pub struct Finding {
 
 impl Finding {
     pub fn new(code: Code, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
 }
 

@@ -74,15 +74,30 @@ impl Verifier {
             None => Recognition::embedded(&catalog)?,
         };
         let trust = TrustStore::load(trust_dir, &catalog)?;
-        Ok(Self::new(Arc::new(catalog), Arc::new(trust), Arc::new(recognition)))
+        Ok(Self::new(
+            Arc::new(catalog),
+            Arc::new(trust),
+            Arc::new(recognition),
+        ))
     }
 
-    pub fn new(catalog: Arc<Catalog>, trust: Arc<TrustStore>, recognition: Arc<Recognition>) -> Self {
+    pub fn new(
+        catalog: Arc<Catalog>,
+        trust: Arc<TrustStore>,
+        recognition: Arc<Recognition>,
+    ) -> Self {
         let signers = Cache::builder()
-            .weigher(|k: &Arc<str>, _v: &Arc<Resolved>| u32::try_from(k.len() + 1024).unwrap_or(u32::MAX))
+            .weigher(|k: &Arc<str>, _v: &Arc<Resolved>| {
+                u32::try_from(k.len() + 1024).unwrap_or(u32::MAX)
+            })
             .max_capacity(SIGNER_CACHE_BYTES)
             .build();
-        Self { catalog, trust, recognition, signers }
+        Self {
+            catalog,
+            trust,
+            recognition,
+            signers,
+        }
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -173,7 +188,11 @@ impl Verifier {
     fn resolve_uncached(&self, header_b64: &str) -> Resolved {
         let (header, mut findings) = jws::parse_header(header_b64);
         let Some(header) = header else {
-            return Resolved { findings, alg: None, candidates: Vec::new() };
+            return Resolved {
+                findings,
+                alg: None,
+                candidates: Vec::new(),
+            };
         };
         let candidates = match header.signer {
             SignerRef::X5c(ders) => {
@@ -181,7 +200,9 @@ impl Verifier {
                 for (i, der) in ders.iter().enumerate() {
                     match Cert::from_der(der) {
                         Ok(c) => certs.push(Arc::new(c)),
-                        Err(e) => findings.push(Finding::new(Code::Malformed, format!("`x5c[{i}]`: {e}"))),
+                        Err(e) => {
+                            findings.push(Finding::new(Code::Malformed, format!("`x5c[{i}]`: {e}")))
+                        }
                     }
                 }
                 if certs.len() == ders.len() {
@@ -196,25 +217,40 @@ impl Verifier {
             SignerRef::Kid(kid) => {
                 let known = self.trust.signers_by_kid(&kid);
                 if known.is_empty() {
-                    findings.push(Finding::new(Code::UnknownSigner, "`kid` matches no signer certificate of the trust directory"));
+                    findings.push(Finding::new(
+                        Code::UnknownSigner,
+                        "`kid` matches no signer certificate of the trust directory",
+                    ));
                 }
                 known.iter().map(|s| self.candidate(s, &[])).collect()
             }
             SignerRef::BadKid(kid) => {
                 findings.push(Finding::new(
                     Code::UnknownSigner,
-                    format!("`kid` `{kid}` is not the base64url of 8 bytes, so it names no certificate"),
+                    format!(
+                        "`kid` `{kid}` is not the base64url of 8 bytes, so it names no certificate"
+                    ),
                 ));
                 Vec::new()
             }
             SignerRef::Missing => {
-                if !findings.iter().any(|f| matches!(f.code, Code::Malformed | Code::ChainUntrusted)) {
-                    findings.push(Finding::new(Code::UnknownSigner, "the header has neither `x5c` nor `kid`"));
+                if !findings
+                    .iter()
+                    .any(|f| matches!(f.code, Code::Malformed | Code::ChainUntrusted))
+                {
+                    findings.push(Finding::new(
+                        Code::UnknownSigner,
+                        "the header has neither `x5c` nor `kid`",
+                    ));
                 }
                 Vec::new()
             }
         };
-        Resolved { findings, alg: header.alg, candidates }
+        Resolved {
+            findings,
+            alg: header.alg,
+            candidates,
+        }
     }
 
     /// Judges a signer certificate against the signing profile and builds its chain.
@@ -225,44 +261,75 @@ impl Verifier {
         if signer.is_ca() {
             profile.push("it is a CA (basicConstraints CA=true)".to_owned());
         }
-        for (attr, value) in [("L", &id.city), ("OU", &id.department), ("organizationIdentifier", &id.org_id)] {
+        for (attr, value) in [
+            ("L", &id.city),
+            ("OU", &id.department),
+            ("organizationIdentifier", &id.org_id),
+        ] {
             if value.is_none() {
                 profile.push(format!("its subject has no `{attr}`"));
             }
         }
-        if signer.key_usage().is_some_and(|ku| !ku.digital_signature && !ku.non_repudiation) {
-            profile.push("its keyUsage allows neither digitalSignature nor nonRepudiation".to_owned());
+        if signer
+            .key_usage()
+            .is_some_and(|ku| !ku.digital_signature && !ku.non_repudiation)
+        {
+            profile
+                .push("its keyUsage allows neither digitalSignature nor nonRepudiation".to_owned());
         }
         if !profile.is_empty() {
             findings.push(Finding::new(
                 Code::SignerNotEligible,
-                format!("signer `{}` cannot sign licences: {}", signer.subject_text(), profile.join("; ")),
+                format!(
+                    "signer `{}` cannot sign licences: {}",
+                    signer.subject_text(),
+                    profile.join("; ")
+                ),
             ));
         }
         let chain = match id.city.as_deref() {
             None => {
-                findings.push(Finding::new(Code::ChainUntrusted, "the signer names no city (`L`), so no city's anchors apply"));
+                findings.push(Finding::new(
+                    Code::ChainUntrusted,
+                    "the signer names no city (`L`), so no city's anchors apply",
+                ));
                 None
             }
             Some(code) if self.catalog.city(code).is_none() => {
-                findings.push(Finding::new(Code::ChainUntrusted, format!("the signer's city `{}` is not a city of the catalog", jws::truncate(code))));
+                findings.push(Finding::new(
+                    Code::ChainUntrusted,
+                    format!(
+                        "the signer's city `{}` is not a city of the catalog",
+                        jws::truncate(code)
+                    ),
+                ));
                 None
             }
             Some(code) => match self.trust.city(code) {
                 None => {
-                    findings.push(Finding::new(Code::ChainUntrusted, format!("the trust directory has no anchors for city {code}")));
+                    findings.push(Finding::new(
+                        Code::ChainUntrusted,
+                        format!("the trust directory has no anchors for city {code}"),
+                    ));
                     None
                 }
                 Some(city) => match chain::build(signer, extra, city) {
                     Ok(chain) => Some(chain.certs),
                     Err(e) => {
-                        findings.push(Finding::new(Code::ChainUntrusted, format!("no chain to an anchor of city {code}: {e}")));
+                        findings.push(Finding::new(
+                            Code::ChainUntrusted,
+                            format!("no chain to an anchor of city {code}: {e}"),
+                        ));
                         None
                     }
                 },
             },
         };
-        Candidate { signer: signer.clone(), findings, chain }
+        Candidate {
+            signer: signer.clone(),
+            findings,
+            chain,
+        }
     }
 
     /// The checks that need the payload (and, where given, the signer).
@@ -281,24 +348,41 @@ impl Verifier {
                 self.check_chain_at(chain, issuing_city.unwrap_or_default(), iat, now, findings);
             }
         }
-        let ltype = claims.ltype.as_deref().map(|code| (code, self.catalog.licence_type(code)));
+        let ltype = claims
+            .ltype
+            .as_deref()
+            .map(|code| (code, self.catalog.licence_type(code)));
         if let Some((code, None)) = ltype {
-            findings.push(Finding::new(Code::UnknownLicenceType, format!("`ltype` `{}` is not in the catalog", jws::truncate(code))));
+            findings.push(Finding::new(
+                Code::UnknownLicenceType,
+                format!("`ltype` `{}` is not in the catalog", jws::truncate(code)),
+            ));
         }
         let known_type = ltype.and_then(|(_, t)| t);
-        if let (Some(t), Some(dept)) = (known_type, identity.and_then(|i| i.department.as_deref())) {
+        if let (Some(t), Some(dept)) = (known_type, identity.and_then(|i| i.department.as_deref()))
+        {
             if !t.issuer_kinds.iter().any(|k| k == dept) {
                 findings.push(Finding::new(
                     Code::IssuerNotAuthorized,
-                    format!("a `{dept}` department may not issue `{}` (issuers: {})", t.code, t.issuer_kinds.join(", ")),
+                    format!(
+                        "a `{dept}` department may not issue `{}` (issuers: {})",
+                        t.code,
+                        t.issuer_kinds.join(", ")
+                    ),
                 ));
             }
         }
-        if let (Some(iss), Some(org_id)) = (claims.iss.as_deref(), identity.and_then(|i| i.org_id.as_deref())) {
+        if let (Some(iss), Some(org_id)) = (
+            claims.iss.as_deref(),
+            identity.and_then(|i| i.org_id.as_deref()),
+        ) {
             if iss != org_id {
                 findings.push(Finding::new(
                     Code::IssuerMismatch,
-                    format!("`iss` `{}` differs from the signer's organizationIdentifier `{org_id}`", jws::truncate(iss)),
+                    format!(
+                        "`iss` `{}` differs from the signer's organizationIdentifier `{org_id}`",
+                        jws::truncate(iss)
+                    ),
                 ));
             }
         }
@@ -309,24 +393,40 @@ impl Verifier {
                     if let Some(t) = known_type.filter(|t| t.type_code != parsed.type_code) {
                         findings.push(Finding::new(
                             Code::LidInvalid,
-                            format!("`lid` type code `{}` is not `{}`, the code of `{}`", parsed.type_code, t.type_code, t.code),
+                            format!(
+                                "`lid` type code `{}` is not `{}`, the code of `{}`",
+                                parsed.type_code, t.type_code, t.code
+                            ),
                         ));
                     }
                     if let Some(iss) = claims.iss.as_deref().filter(|iss| *iss != parsed.issuer) {
                         findings.push(Finding::new(
                             Code::IssuerMismatch,
-                            format!("`lid` issuer `{}` differs from `iss` `{}`", parsed.issuer, jws::truncate(iss)),
+                            format!(
+                                "`lid` issuer `{}` differs from `iss` `{}`",
+                                parsed.issuer,
+                                jws::truncate(iss)
+                            ),
                         ));
                     }
                 }
             }
         }
         if let (Some(t), Some(fields)) = (known_type, &claims.fields) {
-            let missing: Vec<&str> = t.required_fields.iter().filter(|f| !fields.contains_key(*f)).map(String::as_str).collect();
+            let missing: Vec<&str> = t
+                .required_fields
+                .iter()
+                .filter(|f| !fields.contains_key(*f))
+                .map(String::as_str)
+                .collect();
             let mistyped: Vec<&str> = t
                 .required_fields
                 .iter()
-                .filter(|f| fields.get(*f).is_some_and(|v| !matches!(v, Value::String(_))))
+                .filter(|f| {
+                    fields
+                        .get(*f)
+                        .is_some_and(|v| !matches!(v, Value::String(_)))
+                })
                 .map(String::as_str)
                 .collect();
             let mut problems = Vec::new();
@@ -345,11 +445,23 @@ impl Verifier {
         }
         check_holder_id(claims, findings);
         check_times(claims, now, findings);
-        if let (Some(lid), Some(city)) = (claims.lid.as_deref(), issuing_city.and_then(|c| self.trust.city(c))) {
-            if let Some(revoked) = city.revoked_licences.get(lid).filter(|r| r.revoked_at <= now) {
+        if let (Some(lid), Some(city)) = (
+            claims.lid.as_deref(),
+            issuing_city.and_then(|c| self.trust.city(c)),
+        ) {
+            if let Some(revoked) = city
+                .revoked_licences
+                .get(lid)
+                .filter(|r| r.revoked_at <= now)
+            {
                 findings.push(Finding::new(
                     Code::LicenceRevoked,
-                    format!("revoked by city {} on {} ({})", issuing_city.unwrap_or_default(), format_rfc3339(revoked.revoked_at), revoked.reason),
+                    format!(
+                        "revoked by city {} on {} ({})",
+                        issuing_city.unwrap_or_default(),
+                        format_rfc3339(revoked.revoked_at),
+                        revoked.reason
+                    ),
                 ));
             }
         }
@@ -357,14 +469,24 @@ impl Verifier {
             if !self.recognition.recognises(verifying_city, issuer, &t.code) {
                 findings.push(Finding::new(
                     Code::NotRecognized,
-                    format!("city {verifying_city} does not recognise `{}` issued by city {issuer}", t.code),
+                    format!(
+                        "city {verifying_city} does not recognise `{}` issued by city {issuer}",
+                        t.code
+                    ),
                 ));
             }
         }
     }
 
     /// Validity of every chain certificate at `iat` and revocation by the issuing city's CRLs.
-    fn check_chain_at(&self, chain: &[Arc<Cert>], city: &str, iat: UnixTime, now: UnixTime, findings: &mut Vec<Finding>) {
+    fn check_chain_at(
+        &self,
+        chain: &[Arc<Cert>],
+        city: &str,
+        iat: UnixTime,
+        now: UnixTime,
+        findings: &mut Vec<Finding>,
+    ) {
         for cert in chain.iter().filter(|c| !c.is_valid_at(iat)) {
             findings.push(Finding::new(
                 Code::CertNotValidAtIssuance,
@@ -385,7 +507,10 @@ impl Verifier {
             let [cert, issuer] = pair else { continue };
             for crl in city.crls_for(issuer) {
                 if crl.is_stale(now) && stale.insert(crl.source().to_owned()) {
-                    findings.push(Finding::new(Code::CrlStale, format!("CRL `{}` is past its nextUpdate", crl.source())));
+                    findings.push(Finding::new(
+                        Code::CrlStale,
+                        format!("CRL `{}` is past its nextUpdate", crl.source()),
+                    ));
                 }
                 if let Some(entry) = crl.lookup(cert.serial()).filter(|e| e.revokes_at(iat)) {
                     findings.push(Finding::new(
@@ -404,14 +529,23 @@ impl Verifier {
 }
 
 /// Tries each candidate's key; returns the one that verified, else the first (for reporting).
-fn check_signature<'r>(resolved: &'r Resolved, compact: &Compact<'_>, findings: &mut Vec<Finding>) -> Option<&'r Candidate> {
+fn check_signature<'r>(
+    resolved: &'r Resolved,
+    compact: &Compact<'_>,
+    findings: &mut Vec<Finding>,
+) -> Option<&'r Candidate> {
     let first = resolved.candidates.first()?;
     let Some(alg) = resolved.alg else {
         return Some(first);
     };
     let mut first_error = None;
     for candidate in &resolved.candidates {
-        match signature::verify(alg, candidate.signer.key(), compact.signing_input, compact.signature_b64) {
+        match signature::verify(
+            alg,
+            candidate.signer.key(),
+            compact.signing_input,
+            compact.signature_b64,
+        ) {
             Ok(()) => return Some(candidate),
             Err(e) => {
                 first_error.get_or_insert(e);
@@ -420,9 +554,16 @@ fn check_signature<'r>(resolved: &'r Resolved, compact: &Compact<'_>, findings: 
     }
     let tried = resolved.candidates.len();
     let finding = match first_error {
-        Some(e @ SignatureError::KeyMismatch { .. }) => Finding::new(Code::UnsupportedAlgorithm, e.to_string()),
-        Some(e @ SignatureError::KeyTooWeak { .. }) => Finding::new(Code::KeyTooWeak, e.to_string()),
-        _ if tried > 1 => Finding::new(Code::SignatureInvalid, format!("the signature verifies with none of the {tried} certificates the `kid` names")),
+        Some(e @ SignatureError::KeyMismatch { .. }) => {
+            Finding::new(Code::UnsupportedAlgorithm, e.to_string())
+        }
+        Some(e @ SignatureError::KeyTooWeak { .. }) => {
+            Finding::new(Code::KeyTooWeak, e.to_string())
+        }
+        _ if tried > 1 => Finding::new(
+            Code::SignatureInvalid,
+            format!("the signature verifies with none of the {tried} certificates the `kid` names"),
+        ),
         _ => Finding::new(Code::SignatureInvalid, SignatureError::Invalid.to_string()),
     };
     findings.push(finding);
@@ -434,27 +575,48 @@ fn check_holder_id(claims: &Claims, findings: &mut Vec<Finding>) {
         return;
     };
     let (valid, what) = match claims.id_type() {
-        Some(IdType::Uscc) => (checkdigit::uscc_valid(id), "unified social credit code (GB 32100)"),
-        Some(IdType::IdNumber) => (checkdigit::resident_id_valid(id), "resident identity number (GB 11643)"),
+        Some(IdType::Uscc) => (
+            checkdigit::uscc_valid(id),
+            "unified social credit code (GB 32100)",
+        ),
+        Some(IdType::IdNumber) => (
+            checkdigit::resident_id_valid(id),
+            "resident identity number (GB 11643)",
+        ),
         _ => return,
     };
     if !valid {
         // the id itself is personal data: name the rule, never the value
-        findings.push(Finding::new(Code::HolderIdCheck, format!("the holder's {what} fails its check digit")));
+        findings.push(Finding::new(
+            Code::HolderIdCheck,
+            format!("the holder's {what} fails its check digit"),
+        ));
     }
 }
 
 fn check_times(claims: &Claims, now: UnixTime, findings: &mut Vec<Finding>) {
     if let Some(nbf) = claims.nbf.or(claims.iat).filter(|nbf| now < *nbf) {
-        findings.push(Finding::new(Code::LicenceNotYetValid, format!("valid from {}", format_rfc3339(nbf))));
+        findings.push(Finding::new(
+            Code::LicenceNotYetValid,
+            format!("valid from {}", format_rfc3339(nbf)),
+        ));
     }
     if let Some(exp) = claims.exp.filter(|exp| now >= *exp) {
-        findings.push(Finding::new(Code::LicenceExpired, format!("expired at {}", format_rfc3339(exp))));
+        findings.push(Finding::new(
+            Code::LicenceExpired,
+            format!("expired at {}", format_rfc3339(exp)),
+        ));
     }
-    if let Some(iat) = claims.iat.filter(|iat| *iat > now.saturating_add(MAX_ISSUE_SKEW_SECS)) {
+    if let Some(iat) = claims
+        .iat
+        .filter(|iat| *iat > now.saturating_add(MAX_ISSUE_SKEW_SECS))
+    {
         findings.push(Finding::new(
             Code::IssuedInFuture,
-            format!("issued at {}, more than {MAX_ISSUE_SKEW_SECS} s after now", format_rfc3339(iat)),
+            format!(
+                "issued at {}, more than {MAX_ISSUE_SKEW_SECS} s after now",
+                format_rfc3339(iat)
+            ),
         ));
     }
 }
@@ -469,5 +631,9 @@ fn issuer_info(id: &Identity) -> IssuerInfo {
 }
 
 fn quote_list(items: &[&str]) -> String {
-    items.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

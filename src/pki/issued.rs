@@ -102,38 +102,6 @@ impl Issued {
         self.spec.key_alg
     }
 
-    /// Signs `msg` as JWS does ([`KeyAlg::jws_alg`]): ECDSA as fixed-width `r || s`,
-    /// Ed25519 raw, RSA PKCS#1 v1.5 SHA-256.
-    pub fn jws_sign(&self, msg: &[u8]) -> Result<Vec<u8>, PkiError> {
-        use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair};
-        let rng = ring::rand::SystemRandom::new();
-        let der = self.key.serialized_der();
-        let err = |e: &dyn fmt::Display| PkiError::Sign(e.to_string());
-        match self.spec.key_alg {
-            KeyAlg::P256 | KeyAlg::P384 => {
-                let alg = if self.spec.key_alg == KeyAlg::P256 {
-                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING
-                } else {
-                    &signature::ECDSA_P384_SHA384_FIXED_SIGNING
-                };
-                let kp = EcdsaKeyPair::from_pkcs8(alg, der, &rng).map_err(|e| err(&e))?;
-                let sig = kp.sign(&rng, msg).map_err(|e| err(&e))?;
-                Ok(sig.as_ref().to_vec())
-            }
-            KeyAlg::Ed25519 => {
-                let kp = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(|e| err(&e))?;
-                Ok(kp.sign(msg).as_ref().to_vec())
-            }
-            KeyAlg::Rsa2048 | KeyAlg::Rsa2048B => {
-                let kp = RsaKeyPair::from_pkcs8(der).map_err(|e| err(&e))?;
-                let mut sig = vec![0u8; kp.public().modulus_len()];
-                kp.sign(&signature::RSA_PKCS1_SHA256, &rng, msg, &mut sig)
-                    .map_err(|e| err(&e))?;
-                Ok(sig)
-            }
-        }
-    }
-
     /// A v2 CRL signed by `self`. Fails if `self` has a keyUsage without cRLSign, or if
     /// `next_update <= this_update` (rcgen's checks); see [`Issued::crl_unchecked`].
     pub fn crl(

@@ -494,36 +494,6 @@ fn crl_entries_reasons_and_dates() {
 }
 
 #[test]
-fn jws_signatures_verify_with_ring() {
-    use ring::signature::{self, UnparsedPublicKey};
-    let msg = b"eyJhbGciOiJFUzI1NiJ9.eyJsaWQiOiIxIn0";
-    for alg in KeyAlg::ALL {
-        let signer = Issued::self_signed(
-            &CertSpec::signer(CITY, "MARKET_REG", ORG, ORG_ID, NB, NA).with_key_alg(alg),
-        )
-        .expect("signer");
-        let sig = signer.jws_sign(msg).expect("sign");
-        let cert = parse(signer.cert_der());
-        let spk = cert.public_key().subject_public_key.data.to_vec();
-        let verify_alg: &dyn signature::VerificationAlgorithm = match alg {
-            KeyAlg::P256 => {
-                assert_eq!(sig.len(), 64);
-                &signature::ECDSA_P256_SHA256_FIXED
-            }
-            KeyAlg::P384 => {
-                assert_eq!(sig.len(), 96);
-                &signature::ECDSA_P384_SHA384_FIXED
-            }
-            KeyAlg::Ed25519 => &signature::ED25519,
-            KeyAlg::Rsa2048 | KeyAlg::Rsa2048B => &signature::RSA_PKCS1_2048_8192_SHA256,
-        };
-        UnparsedPublicKey::new(verify_alg, &spk)
-            .verify(msg, &sig)
-            .expect("verifies");
-    }
-}
-
-#[test]
 fn pem_outputs() {
     let root = root();
     let pem = root.cert_pem();

@@ -74,7 +74,10 @@ impl Cert {
         let (rest, x509) =
             X509Certificate::from_der(der).map_err(|e| CertParseError(e.to_string()))?;
         if !rest.is_empty() {
-            return Err(CertParseError(format!("{} bytes after the certificate", rest.len())));
+            return Err(CertParseError(format!(
+                "{} bytes after the certificate",
+                rest.len()
+            )));
         }
         let tbs = &x509.tbs_certificate;
         let basic_constraints = tbs
@@ -207,10 +210,12 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Big-endian integer bytes without leading zeros (serials compare equal however encoded).
@@ -232,5 +237,8 @@ fn identity_of(name: &X509Name<'_>) -> Identity {
 fn first_str<'a, 'b: 'a>(
     mut attrs: impl Iterator<Item = &'a AttributeTypeAndValue<'b>>,
 ) -> Option<String> {
-    attrs.next().and_then(|a| a.as_str().ok()).map(str::to_owned)
+    attrs
+        .next()
+        .and_then(|a| a.as_str().ok())
+        .map(str::to_owned)
 }

@@ -26,7 +26,11 @@ pub struct ChainError(pub String);
 
 /// Builds a chain for `signer` ending at one of `city`'s anchors, using `extra` (the `x5c`
 /// intermediates) and the city's intermediates.
-pub fn build(signer: &Arc<Cert>, extra: &[Arc<Cert>], city: &CityTrust) -> Result<Chain, ChainError> {
+pub fn build(
+    signer: &Arc<Cert>,
+    extra: &[Arc<Cert>],
+    city: &CityTrust,
+) -> Result<Chain, ChainError> {
     let mut search = Search {
         city,
         extra,
@@ -37,10 +41,13 @@ pub fn build(signer: &Arc<Cert>, extra: &[Arc<Cert>], city: &CityTrust) -> Resul
     if search.extend(&mut path) {
         Ok(Chain { certs: path })
     } else {
-        let (_, why) = search.obstacle.unwrap_or((0, format!(
-            "no issuer `{}` among the city's anchors and intermediates",
-            signer.issuer_text()
-        )));
+        let (_, why) = search.obstacle.unwrap_or((
+            0,
+            format!(
+                "no issuer `{}` among the city's anchors and intermediates",
+                signer.issuer_text()
+            ),
+        ));
         Err(ChainError(why))
     }
 }
@@ -61,7 +68,11 @@ impl Search<'_> {
         };
         let depth = path.len();
         let anchors = self.city.anchors.iter().map(|c| (c, true));
-        let intermediates = self.extra.iter().chain(&self.city.intermediates).map(|c| (c, false));
+        let intermediates = self
+            .extra
+            .iter()
+            .chain(&self.city.intermediates)
+            .map(|c| (c, false));
         let candidates: Vec<(Arc<Cert>, bool)> = anchors
             .chain(intermediates)
             .filter(|(c, _)| c.subject() == child.issuer())
@@ -69,15 +80,30 @@ impl Search<'_> {
             .map(|(c, anchor)| (c.clone(), anchor))
             .collect();
         if candidates.is_empty() {
-            self.note(depth, format!("no issuer `{}` among the city's anchors and intermediates", child.issuer_text()));
+            self.note(
+                depth,
+                format!(
+                    "no issuer `{}` among the city's anchors and intermediates",
+                    child.issuer_text()
+                ),
+            );
         }
         for (issuer, is_anchor) in candidates {
             // an anchor repeated in x5c is used as the anchor, never as an intermediate
-            if !is_anchor && self.city.anchors.iter().any(|a| a.fingerprint() == issuer.fingerprint()) {
+            if !is_anchor
+                && self
+                    .city
+                    .anchors
+                    .iter()
+                    .any(|a| a.fingerprint() == issuer.fingerprint())
+            {
                 continue;
             }
             if depth + 1 > MAX_CHAIN_LEN {
-                self.note(depth, format!("chain would exceed {MAX_CHAIN_LEN} certificates"));
+                self.note(
+                    depth,
+                    format!("chain would exceed {MAX_CHAIN_LEN} certificates"),
+                );
                 continue;
             }
             if let Err(why) = can_issue(&issuer, depth) {
@@ -90,7 +116,14 @@ impl Search<'_> {
             }
             self.budget -= 1;
             if let Err(e) = child.verify_signed_by(issuer.key()) {
-                self.note(depth, format!("`{}` is not signed by `{}`: {e}", child.subject_text(), issuer.subject_text()));
+                self.note(
+                    depth,
+                    format!(
+                        "`{}` is not signed by `{}`: {e}",
+                        child.subject_text(),
+                        issuer.subject_text()
+                    ),
+                );
                 continue;
             }
             path.push(issuer);
@@ -114,15 +147,21 @@ impl Search<'_> {
 fn can_issue(issuer: &Cert, below: usize) -> Result<(), String> {
     let subject = issuer.subject_text();
     let Some(bc) = issuer.basic_constraints().filter(|b| b.ca) else {
-        return Err(format!("issuer `{subject}` is not a CA (basicConstraints CA=true missing)"));
+        return Err(format!(
+            "issuer `{subject}` is not a CA (basicConstraints CA=true missing)"
+        ));
     };
     if issuer.key_usage().is_some_and(|ku| !ku.key_cert_sign) {
-        return Err(format!("issuer `{subject}` has a keyUsage without keyCertSign"));
+        return Err(format!(
+            "issuer `{subject}` has a keyUsage without keyCertSign"
+        ));
     }
     let cas_below = below.saturating_sub(1);
     if let Some(max) = bc.path_len {
         if cas_below > max as usize {
-            return Err(format!("issuer `{subject}` allows {max} CA(s) below it, the chain has {cas_below}"));
+            return Err(format!(
+                "issuer `{subject}` allows {max} CA(s) below it, the chain has {cas_below}"
+            ));
         }
     }
     Ok(())

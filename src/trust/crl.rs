@@ -9,7 +9,11 @@ use super::key::{CertSigAlg, CertSigError, PublicKey};
 use crate::time::UnixTime;
 
 /// CRLReason codes (RFC 5280 5.3.1) that mean the key itself is compromised: revoked at any time.
-const COMPROMISE_REASONS: [u8; 3] = [1 /* keyCompromise */, 2 /* cACompromise */, 10 /* aACompromise */];
+const COMPROMISE_REASONS: [u8; 3] = [
+    1,  /* keyCompromise */
+    2,  /* cACompromise */
+    10, /* aACompromise */
+];
 /// removeFromCRL: the entry un-revokes (delta CRLs); never a revocation.
 const REMOVE_FROM_CRL: u8 = 8;
 
@@ -121,7 +125,10 @@ mod tests {
 
     #[test]
     fn revocation_rule() {
-        let at = |reason| Revocation { revoked_at: 1000, reason };
+        let at = |reason| Revocation {
+            revoked_at: 1000,
+            reason,
+        };
         // key compromise and no reason: revoked whatever the time
         assert!(at(Some(1)).revokes_at(10));
         assert!(at(None).revokes_at(10));

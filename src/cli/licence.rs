@@ -1,0 +1,122 @@
+//! `tongban licence issue`: sign a licence with a department's key.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use serde_json::{json, Map};
+use x509_parser::pem::Pem;
+
+use super::{fail, policies_dir};
+use crate::catalog::Catalog;
+use crate::licence::issue::{Draft, LicenceSigner, SignerHeader};
+use crate::licence::JwsAlg;
+use crate::time::{parse_rfc3339, Clock, SystemClock};
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Issue one licence; prints the compact JWS on standard output.
+    Issue(IssueArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct IssueArgs {
+    /// Signer chain PEM: the signing certificate first, then intermediates.
+    #[arg(long, value_name = "PEM")]
+    cert: PathBuf,
+    /// The signer's PKCS#8 private key (PEM).
+    #[arg(long, value_name = "PEM")]
+    key: PathBuf,
+    /// Licence type code from the catalog, e.g. BUSINESS_LICENCE.
+    #[arg(long = "type", value_name = "CODE")]
+    ltype: String,
+    /// Serial of the lid: 1–32 characters 0-9A-Z.
+    #[arg(long)]
+    serial: String,
+    #[arg(long, value_name = "NAME")]
+    holder_name: String,
+    #[arg(long, value_name = "ID")]
+    holder_id: String,
+    /// USCC, ID_NUMBER or OTHER.
+    #[arg(long, value_name = "TYPE", default_value = "ID_NUMBER")]
+    holder_id_type: String,
+    /// A field of the licence, `名称=值`; repeatable. Required fields left out get placeholders.
+    #[arg(long = "field", value_name = "KEY=VALUE")]
+    fields: Vec<String>,
+    /// Issuance time (RFC 3339); default now.
+    #[arg(long, value_name = "RFC3339")]
+    iat: Option<String>,
+    /// Expiry (RFC 3339); default none.
+    #[arg(long, value_name = "RFC3339")]
+    exp: Option<String>,
+    /// Name the signer by `kid` instead of `x5c`.
+    #[arg(long)]
+    kid: bool,
+    /// Signature algorithm; default the key's own (RSA: RS256).
+    #[arg(long, value_name = "ALG")]
+    alg: Option<String>,
+    /// Policies directory for the catalog; default `./policies`, else built-in.
+    #[arg(long, value_name = "DIR")]
+    policies: Option<PathBuf>,
+}
+
+pub fn run(Command::Issue(args): Command) -> ExitCode {
+    match issue(&args) {
+        Ok(jws) => {
+            println!("{jws}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+fn issue(args: &IssueArgs) -> Result<String, String> {
+    let catalog = match policies_dir(args.policies.clone()) {
+        Some(dir) => Catalog::load(&dir),
+        None => Catalog::embedded(),
+    }
+    .map_err(|e| e.to_string())?;
+    let chain_pem =
+        std::fs::read(&args.cert).map_err(|e| format!("{}: {e}", args.cert.display()))?;
+    let chain: Vec<Vec<u8>> = Pem::iter_from_buffer(&chain_pem)
+        .map(|p| {
+            p.map(|p| p.contents)
+                .map_err(|e| format!("{}: {e}", args.cert.display()))
+        })
+        .collect::<Result<_, _>>()?;
+    let key =
+        std::fs::read_to_string(&args.key).map_err(|e| format!("{}: {e}", args.key.display()))?;
+    let alg =
+        match args.alg.as_deref() {
+            Some(name) => Some(JwsAlg::parse(name).ok_or_else(|| {
+                format!("--alg `{name}` is not ES256, ES384, EdDSA, RS256 or PS256")
+            })?),
+            None => None,
+        };
+    let header = if args.kid {
+        SignerHeader::Kid
+    } else {
+        SignerHeader::X5c
+    };
+    let signer = LicenceSigner::new(&key, &chain, alg, header).map_err(|e| e.to_string())?;
+    let mut fields = Map::new();
+    for f in &args.fields {
+        let (k, v) = f
+            .split_once('=')
+            .ok_or_else(|| format!("--field `{f}` is not KEY=VALUE"))?;
+        fields.insert(k.to_owned(), json!(v));
+    }
+    let time = |t: &Option<String>| t.as_deref().map(parse_rfc3339).transpose();
+    let draft = Draft {
+        ltype: args.ltype.clone(),
+        serial: args.serial.clone(),
+        holder_name: args.holder_name.clone(),
+        holder_id: args.holder_id.clone(),
+        holder_id_type: args.holder_id_type.clone(),
+        iat: time(&args.iat)?.unwrap_or_else(|| SystemClock.now()),
+        nbf: None,
+        exp: time(&args.exp)?,
+        fields,
+    };
+    draft.issue(&catalog, &signer).map_err(|e| e.to_string())
+}
