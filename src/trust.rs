@@ -10,7 +10,7 @@ pub mod chain;
 pub mod crl;
 pub mod key;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -34,6 +34,9 @@ pub struct CityTrust {
     pub intermediates: Vec<Arc<Cert>>,
     pub crls: Vec<CityCrl>,
     pub revoked_licences: HashMap<String, RevokedLicence>,
+    /// (certificate, issuer) fingerprint pairs among the city's CAs whose signature was checked
+    /// at load time; chain building does not check them again.
+    pub verified_links: HashSet<([u8; 32], [u8; 32])>,
 }
 
 /// A CRL with the fingerprints of the city CAs whose key verified it at load time.
@@ -188,6 +191,7 @@ impl TrustStore {
         for file in list_files(&dir.join("intermediates"), problems) {
             city.intermediates.extend(read_certs(&file, problems));
         }
+        city.verified_links = verified_links(&city);
         for file in list_files(&dir.join("signers"), problems) {
             for signer in read_certs(&file, problems) {
                 self.by_kid.entry(signer.kid()).or_default().push(signer);
@@ -236,6 +240,23 @@ impl TrustStore {
         }
         Some(CityCrl { crl, verified_by })
     }
+}
+
+/// Checks once which of the city's intermediates are signed by which of its CAs.
+fn verified_links(city: &CityTrust) -> HashSet<([u8; 32], [u8; 32])> {
+    let cas: Vec<&Arc<Cert>> = city.anchors.iter().chain(&city.intermediates).collect();
+    let mut links = HashSet::new();
+    for child in &city.intermediates {
+        for ca in cas
+            .iter()
+            .filter(|ca| ca.subject() == child.issuer() && ca.fingerprint() != child.fingerprint())
+        {
+            if child.verify_signed_by(ca.key()).is_ok() {
+                links.insert((*child.fingerprint(), *ca.fingerprint()));
+            }
+        }
+    }
+    links
 }
 
 impl CityTrust {

@@ -64,10 +64,12 @@ impl PublicKey {
         let alg = &spki.algorithm.algorithm;
         let raw = spki.subject_public_key.data.to_vec();
         if *alg == OID_SIG_ED25519 {
-            return if raw.len() == 32 {
-                Self::Ed25519(raw)
-            } else {
-                Self::Unsupported(format!("Ed25519 key of {} bytes", raw.len()))
+            return match raw.len() {
+                32 if ed25519_small_order(&raw) => {
+                    Self::Unsupported("Ed25519 key of small order".into())
+                }
+                32 => Self::Ed25519(raw),
+                n => Self::Unsupported(format!("Ed25519 key of {n} bytes")),
             };
         }
         if *alg == OID_KEY_TYPE_EC_PUBLIC_KEY {
@@ -140,6 +142,43 @@ impl PublicKey {
     }
 }
 
+/// Encodings (sign bit ignored) of the Ed25519 points of small order (libsodium's list). ring
+/// accepts such keys, and with them forged signatures verify for any message.
+const ED25519_SMALL_ORDER: [[u8; 32]; 7] = [
+    [0; 32],
+    [
+        1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0,
+    ],
+    [
+        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
+        0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
+        0xfc, 0x05,
+    ],
+    [
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
+        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
+        0x03, 0x7a,
+    ],
+    ed25519_high(0xec),
+    ed25519_high(0xed),
+    ed25519_high(0xee),
+];
+
+/// `first, 0xff × 30, 0x7f`: p − 1, p and p + 1.
+const fn ed25519_high(first: u8) -> [u8; 32] {
+    let mut k = [0xff; 32];
+    k[0] = first;
+    k[31] = 0x7f;
+    k
+}
+
+fn ed25519_small_order(key: &[u8]) -> bool {
+    ED25519_SMALL_ORDER
+        .iter()
+        .any(|bad| key.len() == 32 && key[..31] == bad[..31] && (key[31] & 0x7f) == bad[31])
+}
+
 impl CertSigAlg {
     /// Maps a signatureAlgorithm OID; anything outside the profile is `Unsupported`.
     pub fn from_oid(oid: &Oid<'_>) -> Self {
@@ -158,5 +197,28 @@ impl CertSigAlg {
         } else {
             Self::Unsupported
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_order_ed25519_keys_are_refused() {
+        assert!(ed25519_small_order(&ED25519_SMALL_ORDER[1]));
+        let mut signed = ED25519_SMALL_ORDER[0];
+        signed[31] |= 0x80;
+        assert!(ed25519_small_order(&signed));
+        assert!(!ed25519_small_order(&[9; 32]));
+        // the identity point as an SPKI: refused, so no signature verifies with it
+        let mut spki = vec![
+            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+        ];
+        spki.extend_from_slice(&ED25519_SMALL_ORDER[1]);
+        assert!(matches!(
+            PublicKey::from_spki_der(&spki),
+            Ok(PublicKey::Unsupported(_))
+        ));
     }
 }
