@@ -63,8 +63,8 @@ const ACCEPTABLE: &[(&str, &str, bool, &str)] = &[(
     RS256_FILE,
     "MissingNull",
     false,
-    "ring only accepts the DigestInfo with the explicit NULL parameter (RFC 8017 §9.2 note 2 \
-     allows either; RFC 7518 RS256 signers emit the NULL)",
+    "ring builds the expected EM with the NULL parameter (as in RFC 8017 §9.2) and compares \
+     it, so a DigestInfo without the NULL is rejected; mainstream signers emit the NULL",
 )];
 
 /// Vectors where the licence path disagrees with Wycheproof and the decision is pending:
