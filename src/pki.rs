@@ -102,16 +102,6 @@ impl KeyAlg {
         }
     }
 
-    /// JWS `alg` header value for this key (RFC 7518 / RFC 8037).
-    pub fn jws_alg(self) -> &'static str {
-        match self {
-            KeyAlg::P256 => "ES256",
-            KeyAlg::P384 => "ES384",
-            KeyAlg::Ed25519 => "EdDSA",
-            KeyAlg::Rsa2048 | KeyAlg::Rsa2048B => "RS256",
-        }
-    }
-
     fn key_pair(self) -> Result<KeyPair, PkiError> {
         Ok(match self {
             KeyAlg::P256 | KeyAlg::P384 | KeyAlg::Ed25519 => {
