@@ -363,14 +363,18 @@ fn generate(id: usize, rng: &mut Rng) -> Case {
                     Some(Reason::AffiliationChanged),
                     Some(Reason::CertificateHold),
                 ]);
-                let at = if rng.chance(50) {
-                    IAT - rng.span(1, 100 * DAY)
-                } else {
-                    IAT + rng.span(1, 100 * DAY)
+                let at = match rng.below(10) {
+                    0 => IAT, // "at or before iat" includes iat itself
+                    1..=5 => IAT - rng.span(1, 100 * DAY),
+                    _ => IAT + rng.span(1, 100 * DAY),
                 };
                 case.desc.push(format!(
                     "cert {target} revoked ({reason:?}) {} iat",
-                    if at < IAT { "before" } else { "after" }
+                    match at.cmp(&IAT) {
+                        std::cmp::Ordering::Less => "before",
+                        std::cmp::Ordering::Equal => "at",
+                        std::cmp::Ordering::Greater => "after",
+                    }
                 ));
                 case.revocations.push(Revocation {
                     target,
