@@ -55,7 +55,7 @@ pub struct Problem {
 }
 
 impl Problem {
-    pub(crate) fn new(file: &str, line: u64, message: impl Into<String>) -> Problem {
+    pub fn new(file: &str, line: u64, message: impl Into<String>) -> Problem {
         Problem {
             file: file.to_owned(),
             line,
@@ -75,7 +75,7 @@ impl fmt::Display for Problem {
 }
 
 /// Writes problems one per line.
-pub(crate) fn write_problems(f: &mut fmt::Formatter<'_>, problems: &[Problem]) -> fmt::Result {
+pub fn write_problems(f: &mut fmt::Formatter<'_>, problems: &[Problem]) -> fmt::Result {
     for (i, p) in problems.iter().enumerate() {
         if i > 0 {
             writeln!(f)?;

@@ -19,6 +19,7 @@ pub mod cli;
 pub mod licence;
 pub mod lid;
 pub mod pki;
+pub mod policy;
 pub mod recognition;
 pub mod time;
 pub mod trust;

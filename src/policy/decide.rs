@@ -1,0 +1,233 @@
+//! The decision (contract section 4): deny by default, any matching forbid wins, fields are the
+//! union of the matching permits, masked only where every granting permit masks, highest rate.
+
+use super::model::{Caller, Day, FieldPath, Forbid, Item, MaskMethod, Permit, Rate};
+
+/// What the request says, with the caller taken from its certificate.
+#[derive(Clone, Debug)]
+pub struct Request<'a> {
+    pub caller: &'a Caller,
+    pub item: &'a str,
+    pub method: &'a str,
+    pub purpose: &'a str,
+    /// Today in China Standard Time, days since 1970-01-01.
+    pub today: Day,
+    /// The subject licence's type when `X-Subject-Licence` verified for the caller's city.
+    pub licence: Option<&'a str>,
+}
+
+/// Why a request is refused; each maps to one problem code of contract section 5.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DenyReason {
+    UnknownItem,
+    MethodNotAllowed,
+    ForbiddenByPolicy,
+    /// A permit would match with a verified licence of its `require_licence` type.
+    LicenceRequired,
+    NoMatchingPermit,
+}
+
+impl DenyReason {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::UnknownItem => "UNKNOWN_ITEM",
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::ForbiddenByPolicy => "FORBIDDEN_BY_POLICY",
+            Self::LicenceRequired => "LICENCE_REQUIRED",
+            Self::NoMatchingPermit => "NO_MATCHING_PERMIT",
+        }
+    }
+}
+
+/// The fields a permit decision grants: each path with its mask (`None` = in clear).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Grant {
+    /// (path, mask, ids of the permits granting it)
+    pub fields: Vec<(FieldPath, Option<MaskMethod>)>,
+    /// Per granting permit: its paths and masks (filtering needs them separately).
+    pub permits: Vec<PermitGrant>,
+}
+
+/// One matching permit's paths and masks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PermitGrant {
+    pub fields: Vec<FieldPath>,
+    pub mask: Vec<(FieldPath, MaskMethod)>,
+}
+
+/// A decision and the ids of the rules that determined it. It cannot fail.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decision {
+    Permit {
+        rules: Vec<String>,
+        grant: Grant,
+        rate: Option<Rate>,
+    },
+    Deny {
+        reason: DenyReason,
+        rules: Vec<String>,
+    },
+}
+
+impl Decision {
+    pub fn is_permit(&self) -> bool {
+        matches!(self, Decision::Permit { .. })
+    }
+
+    pub fn rules(&self) -> &[String] {
+        match self {
+            Decision::Permit { rules, .. } | Decision::Deny { rules, .. } => rules,
+        }
+    }
+}
+
+/// How each condition of a permit fared, for `policy explain`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PermitCheck {
+    pub caller: bool,
+    pub purpose: bool,
+    pub window: bool,
+    /// `None` when the permit requires no licence.
+    pub licence: Option<bool>,
+}
+
+impl PermitCheck {
+    pub fn matches(&self) -> bool {
+        self.caller && self.purpose && self.window && self.licence != Some(false)
+    }
+}
+
+pub fn check_permit(p: &Permit, req: &Request<'_>) -> PermitCheck {
+    PermitCheck {
+        caller: p.callers.iter().any(|c| c.matches(req.caller)),
+        purpose: p.purposes.iter().any(|x| x == req.purpose),
+        window: p.valid_from.is_none_or(|f| f <= req.today)
+            && p.valid_until.is_none_or(|u| req.today <= u),
+        licence: p
+            .require_licence
+            .as_ref()
+            .map(|t| req.licence == Some(t.as_str())),
+    }
+}
+
+pub fn forbid_matches(f: &Forbid, req: &Request<'_>) -> bool {
+    f.callers.iter().any(|c| c.matches(req.caller))
+        && f.purposes
+            .as_ref()
+            .is_none_or(|ps| ps.iter().any(|p| p == req.purpose))
+}
+
+/// Decides a request against one item (`None`: the item is unknown).
+pub fn decide(item: Option<&Item>, req: &Request<'_>) -> Decision {
+    let Some(item) = item else {
+        return Decision::Deny {
+            reason: DenyReason::UnknownItem,
+            rules: Vec::new(),
+        };
+    };
+    if !item.methods.iter().any(|m| m == req.method) {
+        return Decision::Deny {
+            reason: DenyReason::MethodNotAllowed,
+            rules: Vec::new(),
+        };
+    }
+    let forbidding: Vec<String> = item
+        .forbids
+        .iter()
+        .filter(|f| forbid_matches(f, req))
+        .map(|f| f.id.clone())
+        .collect();
+    if !forbidding.is_empty() {
+        return Decision::Deny {
+            reason: DenyReason::ForbiddenByPolicy,
+            rules: forbidding,
+        };
+    }
+    let checks: Vec<(&Permit, PermitCheck)> = item
+        .permits
+        .iter()
+        .map(|p| (p, check_permit(p, req)))
+        .collect();
+    let matching: Vec<&Permit> = checks
+        .iter()
+        .filter(|(_, c)| c.matches())
+        .map(|(p, _)| *p)
+        .collect();
+    if matching.is_empty() {
+        let wanting_licence: Vec<String> = checks
+            .iter()
+            .filter(|(_, c)| c.caller && c.purpose && c.window && c.licence == Some(false))
+            .map(|(p, _)| p.id.clone())
+            .collect();
+        return if wanting_licence.is_empty() {
+            Decision::Deny {
+                reason: DenyReason::NoMatchingPermit,
+                rules: Vec::new(),
+            }
+        } else {
+            Decision::Deny {
+                reason: DenyReason::LicenceRequired,
+                rules: wanting_licence,
+            }
+        };
+    }
+    let rate = matching
+        .iter()
+        .filter_map(|p| p.rate)
+        .max_by(|a, b| a.per_second().total_cmp(&b.per_second()));
+    // no rate on any matching permit means no limit
+    let rate = if matching.iter().any(|p| p.rate.is_none()) {
+        None
+    } else {
+        rate
+    };
+    Decision::Permit {
+        rules: matching.iter().map(|p| p.id.clone()).collect(),
+        grant: grant(&matching),
+        rate,
+    }
+}
+
+/// The union of the permits' fields; a field is masked only when every permit granting it masks
+/// it (the strongest of their methods applies).
+fn grant(permits: &[&Permit]) -> Grant {
+    let mut fields: Vec<(FieldPath, Option<MaskMethod>)> = Vec::new();
+    for p in permits {
+        for f in &p.fields {
+            if fields.iter().any(|(g, _)| g == f) {
+                continue;
+            }
+            let masks: Vec<Option<MaskMethod>> = permits
+                .iter()
+                .filter(|q| q.fields.iter().any(|qf| f.within(qf)))
+                .map(|q| mask_of(q, f))
+                .collect();
+            let mask = if masks.iter().any(Option::is_none) {
+                None
+            } else {
+                masks.into_iter().flatten().max()
+            };
+            fields.push((f.clone(), mask));
+        }
+    }
+    fields.sort_by(|a, b| a.0.cmp(&b.0));
+    Grant {
+        fields,
+        permits: permits
+            .iter()
+            .map(|p| PermitGrant {
+                fields: p.fields.clone(),
+                mask: p.mask.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// The mask a permit applies at `path`: the one on the path itself or on an enclosing path.
+fn mask_of(p: &Permit, path: &FieldPath) -> Option<MaskMethod> {
+    p.mask
+        .iter()
+        .filter(|(m, _)| path.within(m))
+        .map(|(_, method)| *method)
+        .max()
+}
