@@ -5,8 +5,10 @@
 //! - [`load`]: reading `policies/items/**/*.toml` with every error's file and line;
 //! - [`decide`]: the decision, deny by default, with the determining rule ids;
 //! - [`filter`]: response filtering and masks;
-//! - [`rate`]: token buckets per calling organisation and item.
+//! - [`rate`]: token buckets per calling organisation and item;
+//! - [`cases`]: policy test cases (request → expected decision).
 
+pub mod cases;
 pub mod decide;
 pub mod filter;
 pub mod load;
