@@ -47,6 +47,8 @@ pub enum DemoError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{}: not empty and not a demo PKI made by this command; refusing to replace it", .0.display())]
+    NotADemo(PathBuf),
 }
 
 /// What was written.
@@ -74,9 +76,15 @@ pub fn demo_resident_id(city: &str, seq: u32) -> String {
     format!("{first17}{check}")
 }
 
-/// Writes the demo PKI and licences under `out` (which is emptied first).
+/// Writes the demo PKI and licences under `out`, replacing an earlier demo PKI there. A folder
+/// that holds anything else is never touched.
 pub fn generate(out: &Path, catalog: &Catalog) -> Result<DemoSummary, DemoError> {
     if out.exists() {
+        let empty = fs::read_dir(out).map_err(io(out))?.next().is_none();
+        let readme = fs::read_to_string(out.join("README.md")).unwrap_or_default();
+        if !empty && !readme.starts_with(DEMO_README_TITLE) {
+            return Err(DemoError::NotADemo(out.to_path_buf()));
+        }
         fs::remove_dir_all(out).map_err(io(out))?;
     }
     let trust = TrustDirWriter::new(&out.join("trust"));
@@ -379,6 +387,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DemoError + '_ {
     }
 }
 
+const DEMO_README_TITLE: &str = "# Demo PKI (generated — do not edit)";
 const DEMO_README: &str = "# Demo PKI (generated — do not edit)
 
 Made by `cargo run --release -- pki demo` (code: `src/pki/demo.rs`). Every private key here is
@@ -399,3 +408,24 @@ public: use them only to try tongban out.
 Certificates are valid 2025-01-01 to 2045-01-01; licences were issued 2025-06-01 and expire
 2035-06-01. Regenerate with the command above (keys change; commit the result).
 ";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn never_replaces_a_folder_it_did_not_make() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("precious.rs"), "fn main() {}").unwrap();
+        let catalog = Catalog::embedded().unwrap();
+        assert!(matches!(
+            generate(dir.path(), &catalog),
+            Err(DemoError::NotADemo(_))
+        ));
+        assert!(dir.path().join("precious.rs").exists());
+        let out = dir.path().join("demo");
+        let summary = generate(&out, &catalog).unwrap();
+        assert_eq!((summary.cities, summary.licences), (9, 100));
+        generate(&out, &catalog).unwrap();
+    }
+}
