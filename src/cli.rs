@@ -2,6 +2,7 @@
 
 mod licence;
 mod pki;
+mod policy;
 mod verify;
 
 use std::path::PathBuf;
@@ -31,6 +32,9 @@ enum Command {
     /// Make PKI material: the demo PKI of the nine cities.
     #[command(subcommand)]
     Pki(pki::Command),
+    /// Policy tools for security teams: check, explain, test.
+    #[command(subcommand)]
+    Policy(policy::Command),
 }
 
 /// Parses the command line and runs the command.
@@ -40,6 +44,7 @@ pub fn run() -> ExitCode {
         Command::Verify(args) => verify::run(&args),
         Command::Licence(cmd) => licence::run(cmd),
         Command::Pki(cmd) => pki::run(cmd),
+        Command::Policy(cmd) => policy::run(cmd),
     }
 }
 

@@ -11,6 +11,7 @@
 pub mod cases;
 pub mod decide;
 pub mod filter;
+pub mod lint;
 pub mod load;
 pub mod model;
 pub mod rate;

@@ -1,0 +1,486 @@
+//! `tongban policy …`: tools for the security teams who approve every grant of one city's data
+//! to another: check, explain, test (diff and sign live beside them).
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Subcommand, ValueEnum};
+use serde_json::json;
+
+use super::fail;
+use crate::catalog::Catalog;
+use crate::licence::Verifier;
+use crate::policy::decide::{check_permit, forbid_matches, Decision};
+use crate::policy::lint::lint;
+use crate::policy::load::days_from_civil;
+use crate::policy::model::{Caller, Day};
+use crate::policy::{cases, today_cst, PolicySet, Request};
+use crate::recognition::Recognition;
+use crate::time::{Clock, SystemClock};
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate and lint the policy files; exit 0 ok, 1 findings.
+    Check {
+        /// Policies directory.
+        #[arg(default_value = "policies")]
+        dir: PathBuf,
+        /// Server configuration: also check every item's upstream against it.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Warnings count as findings (exit 1).
+        #[arg(long)]
+        deny_warnings: bool,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Show the decision for one request, every candidate rule and its conditions.
+    Explain {
+        #[arg(default_value = "policies")]
+        dir: PathBuf,
+        /// The calling department, CITY/DEPT (e.g. 420100/HOUSING_FUND).
+        #[arg(long, value_name = "CITY/DEPT")]
+        caller: String,
+        #[arg(long, value_name = "ID")]
+        item: String,
+        #[arg(long)]
+        purpose: String,
+        #[arg(long, default_value = "GET")]
+        method: String,
+        /// A subject licence (compact JWS) verified for the caller's city.
+        #[arg(long, value_name = "FILE")]
+        licence: Option<PathBuf>,
+        /// Trust directory for `--licence`.
+        #[arg(long, value_name = "DIR", default_value = "certs/demo/trust")]
+        trust: PathBuf,
+        /// The day to decide for (YYYY-MM-DD); default today (China Standard Time).
+        #[arg(long, value_name = "DATE")]
+        date: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Run the policy test cases of `<DIR>/tests/*.toml`; exit 0 pass, 1 fail.
+    Test {
+        #[arg(default_value = "policies")]
+        dir: PathBuf,
+        /// Fail when fewer than this percentage of rules determine at least one case.
+        #[arg(long, value_name = "PERCENT")]
+        fail_under: Option<f64>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+pub fn run(command: Command) -> ExitCode {
+    match command {
+        Command::Check {
+            dir,
+            config,
+            deny_warnings,
+            format,
+        } => check(&dir, config.as_deref(), deny_warnings, format),
+        Command::Explain {
+            dir,
+            caller,
+            item,
+            purpose,
+            method,
+            licence,
+            trust,
+            date,
+            format,
+        } => explain(
+            &dir,
+            &caller,
+            &item,
+            &purpose,
+            &method,
+            licence.as_deref(),
+            &trust,
+            date.as_deref(),
+            format,
+        ),
+        Command::Test {
+            dir,
+            fail_under,
+            format,
+        } => test(&dir, fail_under, format),
+    }
+}
+
+fn today() -> Day {
+    today_cst(SystemClock.now())
+}
+
+/// Upstream names of a server configuration (`[upstreams.NAME]`).
+fn upstream_names(config: &Path) -> Result<HashSet<String>, String> {
+    let text = std::fs::read_to_string(config).map_err(|e| format!("{}: {e}", config.display()))?;
+    let table: toml::Table =
+        toml::from_str(&text).map_err(|e| format!("{}: {}", config.display(), e.message()))?;
+    Ok(table
+        .get("upstreams")
+        .and_then(|u| u.as_table())
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default())
+}
+
+fn check(dir: &Path, config: Option<&Path>, deny_warnings: bool, format: Format) -> ExitCode {
+    let upstreams = match config.map(upstream_names).transpose() {
+        Ok(u) => u,
+        Err(e) => return fail(e),
+    };
+    // (severity, code, file, line, message)
+    let mut findings: Vec<(&str, &str, String, u64, String)> = Vec::new();
+    let catalog = match Catalog::load(dir) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            findings.extend(
+                e.problems
+                    .into_iter()
+                    .map(|p| ("error", "CATALOG", p.file, p.line, p.message)),
+            );
+            None
+        }
+    };
+    let mut items = 0;
+    if let Some(catalog) = &catalog {
+        if let Err(e) = Recognition::load(dir, catalog) {
+            findings.extend(
+                e.problems
+                    .into_iter()
+                    .map(|p| ("error", "RECOGNITION", p.file, p.line, p.message)),
+            );
+        }
+        match PolicySet::load(dir, catalog, upstreams.as_ref()) {
+            Ok(set) => {
+                items = set.items().len();
+                findings.extend(
+                    lint(set.items(), today())
+                        .into_iter()
+                        .map(|w| ("warning", w.code, w.file, w.line, w.message)),
+                );
+            }
+            Err(e) => findings.extend(
+                e.problems
+                    .into_iter()
+                    .map(|p| ("error", "POLICY", p.file, p.line, p.message)),
+            ),
+        }
+    }
+    let errors = findings.iter().filter(|f| f.0 == "error").count();
+    let warnings = findings.len() - errors;
+    match format {
+        Format::Json => {
+            let list: Vec<_> = findings
+                .iter()
+                .map(|(severity, code, file, line, message)| json!({"severity": severity, "code": code, "file": file, "line": line, "message": message}))
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&list).unwrap_or_default()
+            );
+        }
+        Format::Text => {
+            for (severity, code, file, line, message) in &findings {
+                println!("{file}:{line}: {severity}[{code}]: {message}");
+            }
+            eprintln!("tongban: {items} item(s) checked: {errors} error(s), {warnings} warning(s)");
+        }
+    }
+    if errors > 0 || (deny_warnings && warnings > 0) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn load(dir: &Path) -> Result<(Catalog, PolicySet), String> {
+    let catalog = Catalog::load(dir).map_err(|e| e.to_string())?;
+    let set = PolicySet::load(dir, &catalog, None).map_err(|e| e.to_string())?;
+    Ok((catalog, set))
+}
+
+fn parse_caller(text: &str) -> Result<Caller, String> {
+    let (city, department) = text
+        .split_once('/')
+        .ok_or_else(|| format!("--caller `{text}` is not CITY/DEPT"))?;
+    Ok(Caller {
+        city: city.into(),
+        department: department.into(),
+    })
+}
+
+fn parse_date(text: &str) -> Result<Day, String> {
+    let mut parts = text.splitn(3, '-').map(str::parse::<i64>);
+    let bad = || format!("`{text}` is not a date like 2026-01-31");
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(Ok(y)), Some(Ok(m)), Some(Ok(d))) => days_from_civil(
+            i32::try_from(y).map_err(|_| bad())?,
+            u32::try_from(m).map_err(|_| bad())?,
+            u32::try_from(d).map_err(|_| bad())?,
+        )
+        .ok_or_else(bad),
+        _ => Err(bad()),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn explain(
+    dir: &Path,
+    caller: &str,
+    item_id: &str,
+    purpose: &str,
+    method: &str,
+    licence: Option<&Path>,
+    trust: &Path,
+    date: Option<&str>,
+    format: Format,
+) -> ExitCode {
+    let result = (|| -> Result<serde_json::Value, String> {
+        let (_, set) = load(dir)?;
+        let caller = parse_caller(caller)?;
+        let today = date.map(parse_date).transpose()?.unwrap_or_else(today);
+        let mut licence_note = json!(null);
+        let ltype = match licence {
+            None => None,
+            Some(file) => {
+                let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+                let verifier = Verifier::load(trust, Some(dir)).map_err(|e| e.to_string())?;
+                let verdict = verifier.verify(&bytes, &caller.city, SystemClock.now());
+                licence_note = json!({"valid": verdict.valid, "ltype": verdict.ltype, "errors": verdict.errors.iter().map(|e| e.code.as_str()).collect::<Vec<_>>()});
+                verdict.valid.then_some(verdict.ltype).flatten()
+            }
+        };
+        let req = Request {
+            caller: &caller,
+            item: item_id,
+            method,
+            purpose,
+            today,
+            licence: ltype.as_deref(),
+        };
+        let decision = set.decide(&req);
+        let mut rules = Vec::new();
+        if let Some(item) = set.item(item_id) {
+            for f in &item.forbids {
+                rules.push(json!({"kind": "forbid", "id": f.id, "at": format!("{}:{}", f.origin.file, f.origin.line), "matches": forbid_matches(f, &req),
+                    "conditions": {"caller": f.callers.iter().any(|c| c.matches(&caller)), "purpose": f.purposes.as_ref().is_none_or(|p| p.iter().any(|x| x == purpose))}}));
+            }
+            for p in &item.permits {
+                let c = check_permit(p, &req);
+                rules.push(json!({"kind": "permit", "id": p.id, "at": format!("{}:{}", p.origin.file, p.origin.line), "matches": c.matches(),
+                    "conditions": {"caller": c.caller, "purpose": c.purpose, "window": c.window, "licence": c.licence}}));
+            }
+        }
+        let (outcome, code, fields) = match &decision {
+            Decision::Permit { grant, rate, .. } => (
+                "permit",
+                None,
+                json!({
+                    "returned": grant.fields.iter().filter(|(_, m)| m.is_none()).map(|(f, _)| f.to_string()).collect::<Vec<_>>(),
+                    "masked": grant.fields.iter().filter_map(|(f, m)| m.map(|m| json!({"field": f.to_string(), "mask": m.as_str()}))).collect::<Vec<_>>(),
+                    "rate": rate.map(|r| r.to_string()),
+                }),
+            ),
+            Decision::Deny { reason, .. } => ("deny", Some(reason.code()), json!(null)),
+        };
+        Ok(
+            json!({"decision": outcome, "code": code, "determining_rules": decision.rules(), "fields": fields, "rules": rules, "licence": licence_note}),
+        )
+    })();
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        ),
+        Format::Text => print_explain(&report),
+    }
+    ExitCode::SUCCESS
+}
+
+fn print_explain(r: &serde_json::Value) {
+    let code = r["code"]
+        .as_str()
+        .map(|c| format!(" ({c})"))
+        .unwrap_or_default();
+    println!("decision: {}{code}", r["decision"].as_str().unwrap_or("?"));
+    println!(
+        "determined by: {}",
+        r["determining_rules"]
+            .as_array()
+            .map(|a| a
+                .iter()
+                .filter_map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(", "))
+            .unwrap_or_default()
+    );
+    if !r["licence"].is_null() {
+        println!("subject licence: {}", r["licence"]);
+    }
+    println!("rules:");
+    for rule in r["rules"].as_array().into_iter().flatten() {
+        let mark = |v: &serde_json::Value| match v.as_bool() {
+            Some(true) => "pass",
+            Some(false) => "FAIL",
+            None => "n/a",
+        };
+        let conditions: Vec<String> = rule["conditions"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| format!("{k} {}", mark(v)))
+            .collect();
+        let matched = if rule["matches"].as_bool() == Some(true) {
+            "MATCHES"
+        } else {
+            "no match"
+        };
+        println!(
+            "  {} {:<32} {matched:<9} [{}]  {}",
+            rule["kind"].as_str().unwrap_or(""),
+            rule["id"].as_str().unwrap_or(""),
+            conditions.join(", "),
+            rule["at"].as_str().unwrap_or("")
+        );
+    }
+    if let Some(fields) = r["fields"].as_object() {
+        for f in fields["returned"].as_array().into_iter().flatten() {
+            println!("  returns {}", f.as_str().unwrap_or(""));
+        }
+        for f in fields["masked"].as_array().into_iter().flatten() {
+            println!(
+                "  masks   {} ({})",
+                f["field"].as_str().unwrap_or(""),
+                f["mask"].as_str().unwrap_or("")
+            );
+        }
+        println!(
+            "  rate    {}",
+            fields["rate"].as_str().unwrap_or("no limit")
+        );
+    }
+}
+
+fn test(dir: &Path, fail_under: Option<f64>, format: Format) -> ExitCode {
+    let (_, set) = match load(dir) {
+        Ok(x) => x,
+        Err(e) => return fail(e),
+    };
+    let files = match std::fs::read_dir(dir.join("tests")) {
+        Ok(entries) => {
+            let mut f: Vec<PathBuf> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+                .collect();
+            f.sort();
+            f
+        }
+        Err(e) => return fail(format!("{}: {e}", dir.join("tests").display())),
+    };
+    let mut outcomes = Vec::new();
+    for file in &files {
+        let name = file.display().to_string();
+        let text = match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(e) => return fail(format!("{name}: {e}")),
+        };
+        match cases::parse(&text, &name) {
+            Ok(list) => outcomes.extend(list.iter().map(|c| cases::run(&set, c, today()))),
+            Err(problems) => {
+                return fail(
+                    problems
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                )
+            }
+        }
+    }
+    let all_rules: BTreeSet<(String, String)> = set
+        .items()
+        .iter()
+        .flat_map(|i| {
+            i.permits
+                .iter()
+                .map(|p| p.id.clone())
+                .chain(i.forbids.iter().map(|f| f.id.clone()))
+                .map(move |r| (i.id.clone(), r))
+        })
+        .collect();
+    let covered: BTreeSet<(String, String)> = outcomes
+        .iter()
+        .flat_map(|o| {
+            o.rules
+                .iter()
+                .map(move |r| (o.case.item.clone(), r.clone()))
+        })
+        .filter(|k| all_rules.contains(k))
+        .collect();
+    let coverage = if all_rules.is_empty() {
+        100.0
+    } else {
+        100.0 * covered.len() as f64 / all_rules.len() as f64
+    };
+    let failed: Vec<_> = outcomes.iter().filter(|o| !o.failures.is_empty()).collect();
+    let uncovered: Vec<String> = all_rules
+        .difference(&covered)
+        .map(|(i, r)| format!("{i}/{r}"))
+        .collect();
+    match format {
+        Format::Json => {
+            let report = json!({
+                "cases": outcomes.len(), "failed": failed.iter().map(|o| json!({"name": o.case.name, "file": o.case.file, "line": o.case.line, "failures": o.failures})).collect::<Vec<_>>(),
+                "rules": all_rules.len(), "covered": covered.len(), "coverage_percent": coverage, "uncovered": uncovered,
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+        }
+        Format::Text => {
+            for o in &failed {
+                println!("FAIL {}:{} {}", o.case.file, o.case.line, o.case.name);
+                for f in &o.failures {
+                    println!("     {f}");
+                }
+            }
+            for u in &uncovered {
+                println!("not covered: {u}");
+            }
+            println!(
+                "{} passed, {} failed; rule coverage {:.1}% ({} of {} rules determine a case)",
+                outcomes.len() - failed.len(),
+                failed.len(),
+                coverage,
+                covered.len(),
+                all_rules.len()
+            );
+        }
+    }
+    let under = fail_under.is_some_and(|min| coverage < min);
+    if under {
+        eprintln!(
+            "tongban: rule coverage {coverage:.1}% is under {:.1}%",
+            fail_under.unwrap_or_default()
+        );
+    }
+    if failed.is_empty() && !under {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
