@@ -10,6 +10,7 @@
 
 pub mod cases;
 pub mod decide;
+pub mod diff;
 pub mod filter;
 pub mod lint;
 pub mod load;

@@ -70,6 +70,16 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// What each caller gains or loses between two policy directories, per item and field.
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        /// The day to compare on (YYYY-MM-DD); default today (China Standard Time).
+        #[arg(long, value_name = "DATE")]
+        date: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -112,6 +122,12 @@ pub fn run(command: Command) -> ExitCode {
             fail_under,
             format,
         } => test(&dir, fail_under, format),
+        Command::Diff {
+            old,
+            new,
+            date,
+            format,
+        } => diff(&old, &new, date.as_deref(), format),
     }
 }
 
@@ -483,4 +499,68 @@ fn test(dir: &Path, fail_under: Option<f64>, format: Format) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+fn diff(old: &Path, new: &Path, date: Option<&str>, format: Format) -> ExitCode {
+    let loaded = (|| -> Result<_, String> {
+        let (catalog, a) = load(old)?;
+        let (_, b) = load(new)?;
+        let today = date.map(parse_date).transpose()?.unwrap_or_else(today);
+        Ok(crate::policy::diff::diff(&a, &b, &catalog, today))
+    })();
+    let (rules, changes) = match loaded {
+        Ok(x) => x,
+        Err(e) => return fail(e),
+    };
+    match format {
+        Format::Json => {
+            let report = json!({
+                "items_added": rules.items_added,
+                "items_removed": rules.items_removed,
+                "rules": rules.rules.iter().map(|(item, kind, id, what)| json!({"item": item, "kind": kind, "id": id, "change": what})).collect::<Vec<_>>(),
+                "changes": changes.iter().map(|c| json!({
+                    "item": c.item, "purpose": c.purpose, "licence": c.licence, "change": c.kind.describe(),
+                    "widens": c.kind.widens(), "callers": c.callers,
+                })).collect::<Vec<_>>(),
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+        }
+        Format::Text => {
+            for id in &rules.items_added {
+                println!("+ item {id}");
+            }
+            for id in &rules.items_removed {
+                println!("- item {id}");
+            }
+            for (item, kind, id, what) in &rules.rules {
+                println!("~ {item}: {kind} `{id}` {what}");
+            }
+            if !changes.is_empty() {
+                println!(
+                    "{:<2} {:<24} {:<24} {:<12} {:<48} callers",
+                    "", "item", "purpose", "licence", "change"
+                );
+            }
+            for c in &changes {
+                let sign = if c.kind.widens() { "+" } else { "-" };
+                println!(
+                    "{sign:<2} {:<24} {:<24} {:<12} {:<48} {}",
+                    c.item,
+                    c.purpose,
+                    c.licence.as_deref().unwrap_or("-"),
+                    c.kind.describe(),
+                    c.callers.join(", ")
+                );
+            }
+            let widening = changes.iter().filter(|c| c.kind.widens()).count();
+            eprintln!(
+                "tongban: {} change(s), {widening} widen access",
+                changes.len()
+            );
+        }
+    }
+    ExitCode::SUCCESS
 }
