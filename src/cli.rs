@@ -32,7 +32,7 @@ enum Command {
     /// Make PKI material: the demo PKI of the nine cities.
     #[command(subcommand)]
     Pki(pki::Command),
-    /// Policy tools for security teams: check, explain, test.
+    /// Policy tools for security teams: check, explain, test, diff, sign.
     #[command(subcommand)]
     Policy(policy::Command),
 }
@@ -61,4 +61,19 @@ fn policies_dir(given: Option<PathBuf>) -> Option<PathBuf> {
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("tongban: {message}");
     ExitCode::from(EXIT_USAGE)
+}
+
+/// The DER certificates of a PEM file, in order.
+fn read_pem_chain(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let chain: Vec<Vec<u8>> = x509_parser::pem::Pem::iter_from_buffer(&pem)
+        .map(|p| {
+            p.map(|p| p.contents)
+                .map_err(|e| format!("{}: {e}", path.display()))
+        })
+        .collect::<Result<_, _>>()?;
+    if chain.is_empty() {
+        return Err(format!("{}: no certificate", path.display()));
+    }
+    Ok(chain)
 }

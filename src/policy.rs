@@ -16,6 +16,7 @@ pub mod lint;
 pub mod load;
 pub mod model;
 pub mod rate;
+pub mod signing;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use serde_json::{json, Map};
-use x509_parser::pem::Pem;
 
 use super::{fail, policies_dir};
 use crate::catalog::Catalog;
@@ -76,14 +75,7 @@ fn issue(args: &IssueArgs) -> Result<String, String> {
         None => Catalog::embedded(),
     }
     .map_err(|e| e.to_string())?;
-    let chain_pem =
-        std::fs::read(&args.cert).map_err(|e| format!("{}: {e}", args.cert.display()))?;
-    let chain: Vec<Vec<u8>> = Pem::iter_from_buffer(&chain_pem)
-        .map(|p| {
-            p.map(|p| p.contents)
-                .map_err(|e| format!("{}: {e}", args.cert.display()))
-        })
-        .collect::<Result<_, _>>()?;
+    let chain = super::read_pem_chain(&args.cert)?;
     let key =
         std::fs::read_to_string(&args.key).map_err(|e| format!("{}: {e}", args.key.display()))?;
     let alg =

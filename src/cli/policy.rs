@@ -15,7 +15,7 @@ use crate::policy::decide::{check_permit, forbid_matches, Decision};
 use crate::policy::lint::lint;
 use crate::policy::load::days_from_civil;
 use crate::policy::model::{Caller, Day};
-use crate::policy::{cases, today_cst, PolicySet, Request};
+use crate::policy::{cases, signing, today_cst, PolicySet, Request};
 use crate::recognition::Recognition;
 use crate::time::{Clock, SystemClock};
 
@@ -80,6 +80,24 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Sign the policy set of DIR: writes DIR/policy-set.jws over every file's SHA-256.
+    Sign {
+        #[arg(default_value = "policies")]
+        dir: PathBuf,
+        /// The security team's certificate chain (PEM, signer first).
+        #[arg(long, value_name = "PEM")]
+        cert: PathBuf,
+        /// Its PKCS#8 private key (PEM).
+        #[arg(long, value_name = "PEM")]
+        key: PathBuf,
+    },
+    /// Check DIR/policy-set.jws as the gateway does with `require_signed_policies`.
+    VerifySignature {
+        #[arg(default_value = "policies")]
+        dir: PathBuf,
+        #[arg(long, value_name = "DIR", default_value = "certs/demo/trust")]
+        trust: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -128,6 +146,8 @@ pub fn run(command: Command) -> ExitCode {
             date,
             format,
         } => diff(&old, &new, date.as_deref(), format),
+        Command::Sign { dir, cert, key } => sign(&dir, &cert, &key),
+        Command::VerifySignature { dir, trust } => verify_signature(&dir, &trust),
     }
 }
 
@@ -563,4 +583,52 @@ fn diff(old: &Path, new: &Path, date: Option<&str>, format: Format) -> ExitCode 
         }
     }
     ExitCode::SUCCESS
+}
+
+fn sign(dir: &Path, cert: &Path, key: &Path) -> ExitCode {
+    let result = (|| -> Result<_, String> {
+        let chain = super::read_pem_chain(cert)?;
+        let key = std::fs::read_to_string(key).map_err(|e| format!("{}: {e}", key.display()))?;
+        signing::sign(dir, &key, &chain, SystemClock.now()).map_err(|e| e.to_string())
+    })();
+    match result {
+        Ok(set) => {
+            eprintln!(
+                "tongban: signed {} file(s) of {} as `{}`",
+                set.files,
+                dir.display(),
+                set.signer
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+fn verify_signature(dir: &Path, trust: &Path) -> ExitCode {
+    let result = (|| -> Result<_, String> {
+        let catalog = Catalog::load(dir).map_err(|e| e.to_string())?;
+        let store = crate::trust::TrustStore::load(trust, &catalog).map_err(|e| e.to_string())?;
+        let departments: Vec<String> = signing::DEFAULT_SIGNER_DEPARTMENTS
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
+        signing::verify(dir, &store, &catalog, &departments, SystemClock.now())
+            .map_err(|e| e.to_string())
+    })();
+    match result {
+        Ok(set) => {
+            println!(
+                "signed by `{}` at {}: {} file(s), all as signed",
+                set.signer,
+                crate::time::format_rfc3339(set.signed_at),
+                set.files
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("not accepted: {e}");
+            ExitCode::from(1)
+        }
+    }
 }

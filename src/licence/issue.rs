@@ -59,6 +59,17 @@ impl LicenceSigner {
         alg: Option<JwsAlg>,
         header: SignerHeader,
     ) -> Result<Self, IssueError> {
+        Self::with_typ(key_pem, chain, alg, header, LICENCE_TYP)
+    }
+
+    /// A signer of JWS objects of another `typ` (signed policy sets use it).
+    pub fn with_typ(
+        key_pem: &str,
+        chain: &[Vec<u8>],
+        alg: Option<JwsAlg>,
+        header: SignerHeader,
+        typ: &str,
+    ) -> Result<Self, IssueError> {
         let signer_der = chain
             .first()
             .ok_or_else(|| IssueError::Cert("no certificate given".into()))?;
@@ -75,7 +86,7 @@ impl LicenceSigner {
         .map_err(|source| IssueError::Key { alg, source })?;
         let mut protected = Map::new();
         protected.insert("alg".into(), json!(alg.as_str()));
-        protected.insert("typ".into(), json!(LICENCE_TYP));
+        protected.insert("typ".into(), json!(typ));
         match header {
             SignerHeader::X5c => {
                 protected.insert(

@@ -115,9 +115,9 @@ pub fn decode_json_object(part: &str, what: &str) -> Result<Map<String, Value>, 
     }
 }
 
-/// Reads the protected header. Errors are `MALFORMED` unless they say otherwise; the header is
+/// Reads the protected header, which must carry `typ`. Errors are `MALFORMED` unless they say otherwise; the header is
 /// returned whenever it decoded, so that independent checks can still run.
-pub fn parse_header(header_b64: &str) -> (Option<Header>, Vec<Finding>) {
+pub fn parse_header(header_b64: &str, typ: &str) -> (Option<Header>, Vec<Finding>) {
     let mut findings = Vec::new();
     let map = match decode_json_object(header_b64, "header") {
         Ok(m) => m,
@@ -128,10 +128,10 @@ pub fn parse_header(header_b64: &str) -> (Option<Header>, Vec<Finding>) {
         malformed("the header has `crit`; no critical extension is understood".into());
     }
     match map.get("typ") {
-        Some(Value::String(t)) if t == LICENCE_TYP => {}
-        Some(Value::String(t)) => malformed(format!("`typ` is `{t}`, not `{LICENCE_TYP}`")),
+        Some(Value::String(t)) if t == typ => {}
+        Some(Value::String(t)) => malformed(format!("`typ` is `{t}`, not `{typ}`")),
         Some(_) => malformed("`typ` is not a string".into()),
-        None => malformed(format!("`typ` is missing (must be `{LICENCE_TYP}`)")),
+        None => malformed(format!("`typ` is missing (must be `{typ}`)")),
     }
     let alg = match map.get("alg") {
         Some(Value::String(name)) => {

@@ -186,7 +186,7 @@ impl Verifier {
     }
 
     fn resolve_uncached(&self, header_b64: &str) -> Resolved {
-        let (header, mut findings) = jws::parse_header(header_b64);
+        let (header, mut findings) = jws::parse_header(header_b64, jws::LICENCE_TYP);
         let Some(header) = header else {
             return Resolved {
                 findings,

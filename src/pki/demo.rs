@@ -178,6 +178,26 @@ pub fn generate(out: &Path, catalog: &Catalog) -> Result<DemoSummary, DemoError>
             ));
             summary.signers += 1;
         }
+        if ci == 0 {
+            // the security team (政务服务和大数据管理局) signs policy sets: `tongban policy sign`
+            let team = root.issue(&CertSpec::signer(
+                &city.code,
+                "GOV_SERVICE",
+                &org_name(city, "政务服务和大数据管理局"),
+                &demo_org_id(&city.code, 200),
+                DEMO_NOT_BEFORE,
+                DEMO_NOT_AFTER,
+            ))?;
+            let name = format!("{}-GOV_SERVICE", city.code);
+            write(
+                &out.join("security").join(format!("{name}.pem")),
+                &team.cert_pem(),
+            )?;
+            write(
+                &out.join("security").join(format!("{name}.key")),
+                &team.key_pem(),
+            )?;
+        }
         for (di, dept) in DEMO_CLIENT_DEPTS.iter().enumerate() {
             let dept_name = catalog
                 .department(dept)
@@ -401,6 +421,7 @@ public: use them only to try tongban out.
 | `trust/420100/revoked-licences.json` | the licence revocation list (revokes `licences/invalid/revoked.jws`) |
 | `signers/<city>-<DEPT>.pem`, `.key` | signing chain and PKCS#8 key of each department kind that issues licences |
 | `clients/<city>-<DEPT>.pem`, `.key` | TLS client certificates of calling departments |
+| `security/420100-GOV_SERVICE.pem`, `.key` | the Wuhan security team's policy-set signing certificate (`tongban policy sign`) |
 | `server/` | the gateway's demo CA (`ca.pem`), server chain and key (localhost, 127.0.0.1, ::1) |
 | `licences/<TYPE>.jws` | one valid licence of each of the 100 types, issued in turn by the nine cities |
 | `licences/invalid/` | revoked, expired, unauthorised issuer, tampered |
