@@ -1,0 +1,413 @@
+//! The security teams' tools through the real binary: check (every warning has a fixture),
+//! explain, test with coverage, diff, and signed policy sets.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn tongban(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tongban"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A policies directory with the shipped catalog and the given item files and test files.
+fn policies(items: &[(&str, &str)], tests: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    std::fs::create_dir_all(dir.path().join("catalog")).unwrap();
+    for f in ["cities.csv", "departments.csv", "licence-types.csv"] {
+        std::fs::copy(
+            root.join("catalog").join(f),
+            dir.path().join("catalog").join(f),
+        )
+        .unwrap();
+    }
+    for (sub, files) in [("items", items), ("tests", tests)] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(sub).join(name), text).unwrap();
+        }
+    }
+    dir
+}
+
+fn path(dir: &tempfile::TempDir) -> String {
+    dir.path().display().to_string()
+}
+
+fn scenario(name: &str, file: &str) -> String {
+    std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/scenarios")
+            .join(name)
+            .join(file),
+    )
+    .unwrap()
+}
+
+#[test]
+fn check_reports_every_warning_with_file_and_line() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lint/warnings.toml"),
+    )
+    .unwrap();
+    let dir = policies(&[("warnings.toml", &text)], &[]);
+    let (code, out, _) = tongban(&["policy", "check", &path(&dir), "--format", "json"]);
+    assert_eq!(
+        code, 0,
+        "warnings alone do not fail without --deny-warnings"
+    );
+    let findings: Vec<Value> = serde_json::from_str(&out).unwrap();
+    let at = |code: &str| {
+        findings
+            .iter()
+            .find(|f| f["code"] == code)
+            .unwrap_or_else(|| panic!("{code} missing: {out}"))
+            .clone()
+    };
+    for (code, line) in [
+        ("PERMIT_TO_EVERYONE", 14),
+        ("PERSONAL_FIELD_UNMASKED", 32),
+        ("PERMIT_EXPIRED", 49),
+        ("PERMIT_SHADOWED_BY_FORBID", 67),
+        ("FORBID_SHADOWS_ALL_PERMITS", 73),
+        ("MISSING_LEGAL_BASIS", 78),
+        ("SUSPICIOUS_UNICODE", 104),
+    ] {
+        let f = at(code);
+        assert_eq!(f["line"], line, "{code}: {f}");
+        assert!(f["file"].as_str().unwrap().ends_with("items/warnings.toml"));
+        assert_eq!(f["severity"], "warning");
+        assert!(!f["message"].as_str().unwrap().is_empty());
+    }
+    let (code, _, _) = tongban(&["policy", "check", &path(&dir), "--deny-warnings"]);
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn check_reports_errors_and_upstreams_against_a_config() {
+    let broken =
+        scenario("basic", "policy.toml").replace("421200/HOUSING_FUND", "999999/HOUSING_FUND");
+    let dir = policies(&[("broken.toml", &broken)], &[]);
+    let (code, out, _) = tongban(&["policy", "check", &path(&dir)]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("items/broken.toml:6: error[POLICY]: unknown city `999999`"),
+        "{out}"
+    );
+    let dir = policies(&[("basic.toml", &scenario("basic", "policy.toml"))], &[]);
+    let config = dir.path().join("gateway.toml");
+    std::fs::write(
+        &config,
+        "[upstreams.elsewhere]\nurl = \"http://127.0.0.1:1\"\n",
+    )
+    .unwrap();
+    let (code, out, _) = tongban(&[
+        "policy",
+        "check",
+        &path(&dir),
+        "--config",
+        &config.display().to_string(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("upstream `hpf-xianning` is not defined"),
+        "{out}"
+    );
+}
+
+#[test]
+fn explain_marks_every_condition() {
+    let dir = policies(
+        &[(
+            "windows.toml",
+            &scenario("windows-and-licences", "policy.toml"),
+        )],
+        &[],
+    );
+    let (code, out, _) = tongban(&[
+        "policy",
+        "explain",
+        &path(&dir),
+        "--caller",
+        "420100/PUBLIC_SECURITY",
+        "--item",
+        "HUKOU-TRANSFER",
+        "--purpose",
+        "HUKOU_TRANSFER",
+        "--date",
+        "2026-07-01",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["decision"], "deny");
+    assert_eq!(r["code"], "LICENCE_REQUIRED");
+    assert_eq!(r["determining_rules"], serde_json::json!(["with-id-card"]));
+    let pilot = r["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == "pilot-2026")
+        .unwrap();
+    assert_eq!(
+        pilot["conditions"],
+        serde_json::json!({"caller": true, "purpose": true, "window": false, "licence": null})
+    );
+    let with_card = r["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == "with-id-card")
+        .unwrap();
+    assert_eq!(with_card["conditions"]["licence"], false);
+
+    // with a real identity card issued in Huangshi, verified for Wuhan
+    let licence = Path::new(env!("CARGO_MANIFEST_DIR")).join("certs/demo/licences/ID_CARD.jws");
+    let (_, out, _) = tongban(&[
+        "policy",
+        "explain",
+        &path(&dir),
+        "--caller",
+        "420100/PUBLIC_SECURITY",
+        "--item",
+        "HUKOU-TRANSFER",
+        "--purpose",
+        "HUKOU_TRANSFER",
+        "--date",
+        "2026-07-01",
+        "--licence",
+        &licence.display().to_string(),
+        "--format",
+        "json",
+    ]);
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["decision"], "permit", "{r}");
+    assert_eq!(
+        r["fields"]["masked"],
+        serde_json::json!([{"field": "person.id_number", "mask": "id_number"}])
+    );
+    assert_eq!(r["fields"]["returned"], serde_json::json!(["person.name"]));
+    // the text form says the same
+    let (_, text, _) = tongban(&[
+        "policy",
+        "explain",
+        &path(&dir),
+        "--caller",
+        "420100/PUBLIC_SECURITY",
+        "--item",
+        "HUKOU-TRANSFER",
+        "--purpose",
+        "HUKOU_TRANSFER",
+        "--date",
+        "2026-07-01",
+    ]);
+    assert!(
+        text.contains("decision: deny (LICENCE_REQUIRED)") && text.contains("window FAIL"),
+        "{text}"
+    );
+}
+
+#[test]
+fn test_runs_cases_and_reports_coverage() {
+    let dir = policies(
+        &[("med.toml", &scenario("union-and-masks", "policy.toml"))],
+        &[("med.toml", &scenario("union-and-masks", "cases.toml"))],
+    );
+    let (code, out, _) = tongban(&["policy", "test", &path(&dir), "--fail-under", "100"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("3 passed, 0 failed; rule coverage 100.0% (3 of 3 rules"),
+        "{out}"
+    );
+    // one case fewer: coverage drops under 100
+    let two: String = scenario("union-and-masks", "cases.toml")
+        .split("[[case]]")
+        .take(3)
+        .collect::<Vec<_>>()
+        .join("[[case]]");
+    let dir = policies(
+        &[("med.toml", &scenario("union-and-masks", "policy.toml"))],
+        &[("med.toml", &two)],
+    );
+    let (code, out, _) = tongban(&[
+        "policy",
+        "test",
+        &path(&dir),
+        "--fail-under",
+        "100",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        r["uncovered"],
+        serde_json::json!(["MED-SETTLEMENT/audit-no-limit"])
+    );
+    // a wrong expectation fails with what differed
+    let wrong = scenario("union-and-masks", "cases.toml").replacen(
+        "rate = \"100/min\"",
+        "rate = \"5/min\"",
+        1,
+    );
+    let dir = policies(
+        &[("med.toml", &scenario("union-and-masks", "policy.toml"))],
+        &[("med.toml", &wrong)],
+    );
+    let (code, out, _) = tongban(&["policy", "test", &path(&dir)]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("expected rate `5/min`, got `100/min`"),
+        "{out}"
+    );
+}
+
+#[test]
+fn diff_names_what_each_caller_gains_or_loses() {
+    let old = policies(
+        &[("med.toml", &scenario("union-and-masks", "policy.toml"))],
+        &[],
+    );
+    let changed = scenario("union-and-masks", "policy.toml")
+        .replace(
+            "mask = { \"insured.id_number\" = \"hash\", \"insured.phone\" = \"phone\" }",
+            "mask = { \"insured.id_number\" = \"hash\" }",
+        )
+        .replace("rate = \"20/s\"", "rate = \"30/s\"")
+        .replace(
+            "callers = [\"420100/GOV_SERVICE\"]",
+            "callers = [\"*/GOV_SERVICE\"]",
+        );
+    let new = policies(&[("med.toml", &changed)], &[]);
+    let (code, out, _) = tongban(&[
+        "policy",
+        "diff",
+        &path(&old),
+        &path(&new),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    let r: Value = serde_json::from_str(&out).unwrap();
+    let changes = r["changes"].as_array().unwrap();
+    let find = |text: &str| {
+        changes
+            .iter()
+            .find(|c| c["change"].as_str().unwrap().contains(text))
+            .unwrap_or_else(|| panic!("{text}: {out}"))
+            .clone()
+    };
+    let unmasked = find("`insured.phone` newly unmasked");
+    assert_eq!(
+        unmasked["callers"],
+        serde_json::json!(["421100/MEDICAL_SECURITY"])
+    );
+    assert_eq!(unmasked["widens"], true);
+    assert_eq!(
+        find("rate 20/s → 30/s")["callers"],
+        serde_json::json!(["421100/MEDICAL_SECURITY"])
+    );
+    let gained = find("access gained");
+    assert_eq!(gained["purpose"], "AUDIT");
+    assert_eq!(
+        gained["callers"].as_array().unwrap().len(),
+        8,
+        "the eight other cities' GOV_SERVICE: {gained}"
+    );
+    assert!(r["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["id"] == "settle-huanggang-full" && x["change"] == "changed"));
+    // identical sets: nothing
+    let (_, out, _) = tongban(&[
+        "policy",
+        "diff",
+        &path(&old),
+        &path(&old),
+        "--format",
+        "json",
+    ]);
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        r["changes"].as_array().unwrap().is_empty() && r["rules"].as_array().unwrap().is_empty()
+    );
+}
+
+#[test]
+fn signed_sets_fail_when_a_file_is_tampered_added_or_removed() {
+    let cert = "certs/demo/security/420100-GOV_SERVICE.pem";
+    let key = "certs/demo/security/420100-GOV_SERVICE.key";
+    let fresh = || {
+        let dir = policies(
+            &[
+                ("med.toml", &scenario("union-and-masks", "policy.toml")),
+                ("tax.toml", &scenario("forbid-wins", "policy.toml")),
+            ],
+            &[],
+        );
+        let (code, _, err) =
+            tongban(&["policy", "sign", &path(&dir), "--cert", cert, "--key", key]);
+        assert_eq!(code, 0, "{err}");
+        let (code, out, _) = tongban(&["policy", "verify-signature", &path(&dir)]);
+        assert_eq!(code, 0, "{out}");
+        dir
+    };
+    let dir = fresh();
+    std::fs::write(
+        dir.path().join("items/med.toml"),
+        scenario("union-and-masks", "policy.toml").replace("100/min", "1000/min"),
+    )
+    .unwrap();
+    let (code, out, _) = tongban(&["policy", "verify-signature", &path(&dir)]);
+    assert_eq!(
+        (code, out.contains("`items/med.toml` changed")),
+        (1, true),
+        "{out}"
+    );
+    let dir = fresh();
+    std::fs::write(dir.path().join("items/extra.toml"), "").unwrap();
+    let (code, out, _) = tongban(&["policy", "verify-signature", &path(&dir)]);
+    assert_eq!(
+        (code, out.contains("`items/extra.toml` added")),
+        (1, true),
+        "{out}"
+    );
+    let dir = fresh();
+    std::fs::remove_file(dir.path().join("items/tax.toml")).unwrap();
+    let (code, out, _) = tongban(&["policy", "verify-signature", &path(&dir)]);
+    assert_eq!(
+        (code, out.contains("`items/tax.toml` removed")),
+        (1, true),
+        "{out}"
+    );
+    // a licence signer of another department may not sign policy sets
+    let dir = fresh();
+    let (code, _, _) = tongban(&[
+        "policy",
+        "sign",
+        &path(&dir),
+        "--cert",
+        "certs/demo/signers/420100-MARKET_REG.pem",
+        "--key",
+        "certs/demo/signers/420100-MARKET_REG.key",
+    ]);
+    assert_eq!(code, 0);
+    let (code, out, _) = tongban(&["policy", "verify-signature", &path(&dir)]);
+    assert_eq!(
+        (code, out.contains("department `MARKET_REG`")),
+        (1, true),
+        "{out}"
+    );
+}
