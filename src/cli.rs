@@ -1,5 +1,6 @@
 //! The `tongban` command line (contract section 6). `main.rs` only calls [`run`].
 
+mod audit;
 mod licence;
 mod pki;
 mod verify;
@@ -31,6 +32,9 @@ enum Command {
     /// Make PKI material: the demo PKI of the nine cities.
     #[command(subcommand)]
     Pki(pki::Command),
+    /// The audit log: check its hash chain.
+    #[command(subcommand)]
+    Audit(audit::Command),
 }
 
 /// Parses the command line and runs the command.
@@ -40,6 +44,7 @@ pub fn run() -> ExitCode {
         Command::Verify(args) => verify::run(&args),
         Command::Licence(cmd) => licence::run(cmd),
         Command::Pki(cmd) => pki::run(cmd),
+        Command::Audit(cmd) => audit::run(cmd),
     }
 }
 
