@@ -47,6 +47,8 @@ pub enum AuditError {
     Broken(ChainBreak),
     #[error("audit record is {len} bytes, at most {limit} allowed")]
     TooLong { len: usize, limit: usize },
+    #[error("audit record cannot be formatted: {0}")]
+    Format(String),
     #[error("audit log unusable after an earlier failure: {reason}")]
     Poisoned { reason: String },
 }

@@ -209,6 +209,19 @@ fn rotation_keeps_one_chain_over_many_files() {
     assert_eq!(summary.records, 60);
     assert!(summary.files >= 4, "{summary}");
 
+    // Reopening checks only the newest two files and links to them.
+    let log = AuditLog::open(
+        &path,
+        AuditOptions {
+            max_bytes: 4000,
+            ..options()
+        },
+    )
+    .unwrap();
+    assert_eq!(log.append(&record(61)).unwrap().seq, 61);
+    drop(log);
+    assert_eq!(verify(&path).unwrap().last_seq, Some(61));
+
     // Each file starts where the one before ended.
     let last_of_first = lines(&rotated[0]).pop().unwrap();
     let first_of_second: serde_json::Value = serde_json::from_str(&lines(&rotated[1])[0]).unwrap();

@@ -261,10 +261,14 @@ struct Line<'a> {
 
 /// The line's bytes, newline included. serde_json escapes every control character, so the only
 /// newline is the last byte whatever the strings hold.
-pub(super) fn format_line(seq: u64, ts: &str, prev: &str, record: &Record) -> Vec<u8> {
+pub(super) fn format_line(
+    seq: u64,
+    ts: &str,
+    prev: &str,
+    record: &Record,
+) -> Result<Vec<u8>, serde_json::Error> {
     let mut line = Vec::with_capacity(512);
-    // Serializing plain strings, numbers and vectors into a Vec cannot fail.
-    if serde_json::to_writer(
+    serde_json::to_writer(
         &mut line,
         &Line {
             seq,
@@ -272,13 +276,9 @@ pub(super) fn format_line(seq: u64, ts: &str, prev: &str, record: &Record) -> Ve
             prev,
             record,
         },
-    )
-    .is_err()
-    {
-        line.clear();
-    }
+    )?;
     line.push(b'\n');
-    line
+    Ok(line)
 }
 
 /// Lower-case hex.
@@ -316,7 +316,7 @@ mod tests {
 
     #[test]
     fn line_has_every_key_in_order() {
-        let line = format_line(7, "2025-06-15T00:00:00Z", &"0".repeat(64), &sample());
+        let line = format_line(7, "2025-06-15T00:00:00Z", &"0".repeat(64), &sample()).unwrap();
         assert_eq!(line.last(), Some(&b'\n'));
         let text = std::str::from_utf8(&line).unwrap();
         let mut at = 0;
@@ -332,8 +332,8 @@ mod tests {
 
     #[test]
     fn same_facts_same_bytes_and_round_trip() {
-        let a = format_line(1, "t", "p", &sample());
-        let b = format_line(1, "t", "p", &sample());
+        let a = format_line(1, "t", "p", &sample()).unwrap();
+        let b = format_line(1, "t", "p", &sample()).unwrap();
         assert_eq!(a, b);
         let mut value: serde_json::Map<String, serde_json::Value> =
             serde_json::from_slice(&a).unwrap();
@@ -350,7 +350,7 @@ mod tests {
             request_id: "a\nb\r\u{2028}c".into(),
             ..sample()
         };
-        let line = format_line(1, "t", "p", &record);
+        let line = format_line(1, "t", "p", &record).unwrap();
         assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1);
     }
 

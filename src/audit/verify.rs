@@ -426,3 +426,95 @@ fn take_str(map: &mut Map<String, Value>, key: &str) -> Option<String> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::record::{format_line, Caller, Decision};
+    use super::*;
+
+    fn line(seq: u64, prev: &str) -> Vec<u8> {
+        let record = Record::exchange(
+            "r",
+            Caller::new("420100", "TAX", "org"),
+            "ITEM",
+            "P",
+            Decision::Deny,
+        );
+        let mut line = format_line(seq, "2025-06-15T00:00:00Z", prev, &record).unwrap();
+        line.pop();
+        line
+    }
+
+    fn edited(seq: u64, from: &str, to: &str) -> Vec<u8> {
+        String::from_utf8(line(seq, &"0".repeat(64)))
+            .unwrap()
+            .replacen(from, to, 1)
+            .into_bytes()
+    }
+
+    fn kind(body: &[u8]) -> BreakKind {
+        parse_line(body).err().unwrap().0
+    }
+
+    #[test]
+    fn a_well_formed_line_parses() {
+        let (seq, prev) = parse_line(&line(3, &"0".repeat(64))).unwrap();
+        assert_eq!((seq, prev), (3, ChainHash::ZERO));
+    }
+
+    #[test]
+    fn each_malformation_has_its_kind() {
+        assert!(matches!(kind(b"[1]"), BreakKind::NotJson { .. }));
+        assert!(matches!(kind(b"{\"seq\":"), BreakKind::NotJson { .. }));
+        assert_eq!(
+            kind(&edited(1, "\"lid\":null,", "")),
+            BreakKind::MissingField { field: "lid" }
+        );
+        let bad = |body: &[u8]| match kind(body) {
+            BreakKind::BadField { field, .. } => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(bad(&line(0, &"0".repeat(64))), "seq");
+        assert_eq!(bad(&line(1, &"A".repeat(64))), "prev");
+        assert_eq!(bad(&edited(1, "2025-06-15T", "2025-13-15T")), "ts");
+        assert_eq!(bad(&edited(1, "\"deny\"", "\"maybe\"")), "record");
+        assert_eq!(
+            bad(&edited(1, "\"lid\":null", "\"lid\":null,\"extra\":1")),
+            "record"
+        );
+    }
+
+    #[test]
+    fn chain_hash_hex_round_trip() {
+        let hash = ChainHash::of_line(b"abc");
+        assert_eq!(
+            hash.to_string(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(ChainHash::from_hex(&hash.to_string()), Some(hash));
+        assert_eq!(ChainHash::from_hex("00"), None);
+    }
+
+    #[test]
+    fn summary_reads_as_a_sentence() {
+        let summary = VerifySummary {
+            files: 3,
+            records: 42,
+            first_seq: Some(1),
+            last_seq: Some(42),
+            head: ChainHash::ZERO,
+        };
+        assert_eq!(
+            summary.to_string(),
+            "42 records in 3 files, seq 1..42, intact"
+        );
+        let empty = VerifySummary {
+            files: 1,
+            records: 0,
+            first_seq: None,
+            last_seq: None,
+            ..summary
+        };
+        assert_eq!(empty.to_string(), "0 records in 1 file, intact");
+    }
+}

@@ -252,7 +252,8 @@ impl AuditLog {
                     reason: "seq exhausted".into(),
                 })?;
             let ts = format_rfc3339(self.shared.clock.now());
-            let line = format_line(seq, &ts, &state.prev.to_string(), record);
+            let line = format_line(seq, &ts, &state.prev.to_string(), record)
+                .map_err(|e| AuditError::Format(e.to_string()))?;
             if line.len() > MAX_LINE_BYTES {
                 return Err(AuditError::TooLong {
                     len: line.len(),
@@ -425,4 +426,59 @@ fn last_line(files: &[PathBuf]) -> io::Result<(u64, ChainHash)> {
         }
     }
     Ok((seq, hash))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{Caller, Decision};
+
+    fn record() -> Record {
+        Record::licence_verification(
+            "r",
+            Caller::new("420100", "MARKET_REG", "org"),
+            Some("BUSINESS_LICENCE".into()),
+            None,
+            Decision::Valid,
+        )
+    }
+
+    #[test]
+    fn a_failed_write_does_not_advance_the_chain() {
+        // Every write to /dev/full fails with ENOSPC; a character device cannot be truncated
+        // either, so the log is then poisoned.
+        let log = AuditLog::open("/dev/full", AuditOptions::default()).unwrap();
+        assert!(matches!(log.append(&record()), Err(AuditError::Io { .. })));
+        assert_eq!(log.head(), (0, ChainHash::ZERO));
+        assert!(matches!(
+            log.append(&record()),
+            Err(AuditError::Poisoned { .. })
+        ));
+    }
+
+    #[test]
+    fn fsync_per_record_and_explicit_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.jsonl");
+        let options = AuditOptions {
+            flush_interval: Duration::ZERO,
+            ..AuditOptions::default()
+        };
+        let log = AuditLog::open(&path, options).unwrap();
+        let receipt = log.append(&record()).unwrap();
+        assert_eq!(receipt.seq, 1);
+        assert_eq!(log.shared.lock().synced_seq, 1);
+        log.sync().unwrap();
+        assert_eq!(log.head(), (1, receipt.hash));
+    }
+
+    #[test]
+    fn oversized_records_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::open(dir.path().join("a.jsonl"), AuditOptions::default()).unwrap();
+        let mut big = record();
+        big.request_id = "x".repeat(MAX_LINE_BYTES);
+        assert!(matches!(log.append(&big), Err(AuditError::TooLong { .. })));
+        assert_eq!(log.append(&record()).unwrap().seq, 1);
+    }
 }
