@@ -349,6 +349,10 @@ impl Shared {
     fn flush_loop(&self, interval: Duration) {
         let mut state = self.lock();
         loop {
+            // Checked before waiting too: a wake-up sent while fsyncing is not kept.
+            if state.closing || state.poisoned.is_some() {
+                return;
+            }
             state = match self.wake.wait_timeout(state, interval) {
                 Ok((guard, _)) => guard,
                 Err(p) => p.into_inner().0,
