@@ -129,10 +129,7 @@ mod tests {
             b"42010619900101123X",
         );
         let hashed = key.personal_id(" 42010619900101123x ");
-        assert_eq!(
-            hashed.as_str(),
-            super::super::record::hex(expected.as_ref())
-        );
+        assert_eq!(hashed.as_str(), crate::trust::cert::hex(expected.as_ref()));
         assert_eq!(hashed.as_str().len(), 64);
         assert_ne!(hashed, key.personal_id("420106199001011234"));
     }

@@ -6,12 +6,12 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use ring::digest::{digest, SHA256};
 use serde_json::{Map, Value};
 
 use super::files::Segments;
-use super::record::{hex, is_hash_hex, Record, LINE_KEYS};
+use super::record::{is_hash_hex, Record, LINE_KEYS};
 use crate::time::parse_rfc3339;
+use crate::trust::cert::{hex, sha256};
 
 /// Longest accepted line, newline included: a record is well under 4 KiB; a longer line is not one
 /// the writer made, and reading stops there.
@@ -27,9 +27,7 @@ impl ChainHash {
 
     /// The hash of a line's bytes (without its newline).
     pub fn of_line(line: &[u8]) -> ChainHash {
-        let mut out = [0; 32];
-        out.copy_from_slice(digest(&SHA256, line).as_ref());
-        ChainHash(out)
+        ChainHash(sha256(line))
     }
 
     fn from_hex(text: &str) -> Option<ChainHash> {
