@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ring::hmac;
 
-use super::record::PersonalId;
+use super::record::{decode_hex, PersonalId};
 
 /// Shortest accepted key: 256 bits, the HMAC-SHA256 block strength.
 pub const AUDIT_KEY_MIN_BYTES: usize = 32;
@@ -86,21 +86,6 @@ impl fmt::Debug for AuditKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("AuditKey(<redacted>)")
     }
-}
-
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    let digit = |b: u8| {
-        char::from(b)
-            .to_digit(16)
-            .and_then(|d| u8::try_from(d).ok())
-    };
-    text.as_bytes()
-        .chunks_exact(2)
-        .map(|pair| match pair {
-            [hi, lo] => Some(digit(*hi)? << 4 | digit(*lo)?),
-            _ => None,
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::files::Segments;
-use super::record::{is_hash_hex, Record, LINE_KEYS};
+use super::record::{decode_hex, is_hash_hex, Record, LINE_KEYS};
 use crate::time::parse_rfc3339;
 use crate::trust::cert::{hex, sha256};
 
@@ -34,12 +34,7 @@ impl ChainHash {
         if !is_hash_hex(text) {
             return None;
         }
-        let mut out = [0; 32];
-        for (byte, pair) in out.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
-            let pair = std::str::from_utf8(pair).ok()?;
-            *byte = u8::from_str_radix(pair, 16).ok()?;
-        }
-        Some(ChainHash(out))
+        decode_hex(text)?.try_into().ok().map(ChainHash)
     }
 }
 
