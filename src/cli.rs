@@ -1,5 +1,6 @@
 //! The `tongban` command line (contract section 6). `main.rs` only calls [`run`].
 
+mod audit;
 mod licence;
 mod pki;
 mod policy;
@@ -35,6 +36,9 @@ enum Command {
     /// Policy tools for security teams: check, explain, test, diff, sign.
     #[command(subcommand)]
     Policy(policy::Command),
+    /// The audit log: check its hash chain.
+    #[command(subcommand)]
+    Audit(audit::Command),
 }
 
 /// Parses the command line and runs the command.
@@ -45,6 +49,7 @@ pub fn run() -> ExitCode {
         Command::Licence(cmd) => licence::run(cmd),
         Command::Pki(cmd) => pki::run(cmd),
         Command::Policy(cmd) => policy::run(cmd),
+        Command::Audit(cmd) => audit::run(cmd),
     }
 }
 

@@ -9,10 +9,12 @@
 //! - [`licence`]: the licence format, the [`Verifier`] and licence issuing;
 //! - [`recognition`]: which city recognises which type from which city;
 //! - [`pki`]: the demo and test PKI, made by code (rcgen);
+//! - [`audit`]: the hash-chained audit log: records, writer, verification;
 //! - [`cli`]: the `tongban` command line;
 //! - [`time`]: Unix time and the injectable clock.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod catalog;
 pub mod checkdigit;
 pub mod cli;

@@ -1,0 +1,54 @@
+//! The audit log (contract section 8): one JSON line per exchange decision and per licence
+//! verification, hash-chained, written before the response is sent. The format and the
+//! recovery and rotation rules are described in `docs/audit.md`.
+//!
+//! # Layout
+//! - [`record`]: the [`Record`] of a decision and its line format;
+//! - [`key`]: the deployment's [`AuditKey`] and the keyed hash of personal identifiers;
+//! - [`writer`]: [`AuditLog`]: append, group commit, rotation, recovery on open;
+//! - [`verify`](mod@verify): checking the chain ([`verify()`], [`verify_files`]);
+//! - `files`: the names of rotated segments.
+//!
+//! # Guarantees
+//! - [`AuditLog::append`] has written the whole line (one `write(2)` of the formatted line) when
+//!   it returns: a `kill -9` afterwards cannot lose it. Power loss can lose at most the records of
+//!   the last `flush_interval` (group commit), or none with a zero interval.
+//! - A line is never written in part by a live process; a failed write is cut off again and the
+//!   chain does not advance. After a crash, [`AuditLog::open`] cuts off a torn last line and
+//!   reports it in [`AuditLog::notices`]; any other break refuses to open unless `force` is set.
+//! - A single writer per file: two processes must not open the same path.
+
+pub mod key;
+pub mod record;
+pub mod verify;
+pub mod writer;
+
+mod files;
+
+use std::path::PathBuf;
+
+pub use key::{AuditKey, KeyError, AUDIT_KEY_MIN_BYTES};
+pub use record::{Caller, Decision, Kind, PersonalId, Record};
+pub use verify::{
+    verify, verify_files, BreakKind, ChainBreak, ChainHash, VerifyError, VerifySummary,
+};
+pub use writer::{AppendReceipt, AuditLog, AuditOptions, OpenNotice};
+
+/// Why the audit log cannot take a record; the request it is about must then fail (5xx).
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("audit log `{}`: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("audit log chain is broken at {0}; refusing to append (see `force`)")]
+    Broken(ChainBreak),
+    #[error("audit record is {len} bytes, at most {limit} allowed")]
+    TooLong { len: usize, limit: usize },
+    #[error("audit record cannot be formatted: {0}")]
+    Format(String),
+    #[error("audit log unusable after an earlier failure: {reason}")]
+    Poisoned { reason: String },
+}

@@ -1,0 +1,370 @@
+//! The audit record: the facts of one decision, and the line that carries them.
+//!
+//! A line is `{"seq":…,"ts":…,"prev":…,` followed by the [`Record`]'s fields in declaration order,
+//! every key always present (`null` when it does not apply), so the same facts always give the
+//! same bytes. No field values are ever logged, only field names.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::trust::cert::hex;
+
+/// What kind of decision a record is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// An `/v1/exchange/{item}/…` request under the data-sharing policies.
+    Exchange,
+    /// A licence verification (`/v1/licences/verify`, one record per licence of a batch).
+    LicenceVerification,
+}
+
+/// The outcome recorded: `permit`/`deny`/`error` for exchanges, `valid`/`invalid` for licences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Permit,
+    Deny,
+    Error,
+    Valid,
+    Invalid,
+}
+
+/// The calling organisation, from its client certificate (contract section 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Caller {
+    /// The city's 6-digit division code (certificate `L`).
+    pub city: String,
+    /// The department kind code (certificate `OU`).
+    pub department: String,
+    /// The organizationIdentifier, else the hex SHA-256 of the client certificate.
+    pub org: String,
+}
+
+impl Caller {
+    pub fn new(
+        city: impl Into<String>,
+        department: impl Into<String>,
+        org: impl Into<String>,
+    ) -> Self {
+        Caller {
+            city: city.into(),
+            department: department.into(),
+            org: org.into(),
+        }
+    }
+}
+
+/// A keyed hash (HMAC-SHA256, 64 lower-case hex characters) of a personal identifier, made by
+/// [`AuditKey::personal_id`](super::AuditKey::personal_id). The identifier itself never reaches
+/// the log.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PersonalId(String);
+
+impl PersonalId {
+    /// Wraps 32 hash bytes.
+    pub(super) fn from_digest(bytes: &[u8]) -> Self {
+        PersonalId(hex(bytes))
+    }
+
+    /// The 64 hex characters.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for PersonalId {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        if is_hash_hex(&text) {
+            Ok(PersonalId(text))
+        } else {
+            Err("a personal id hash is 64 lower-case hex characters".into())
+        }
+    }
+}
+
+impl From<PersonalId> for String {
+    fn from(id: PersonalId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for PersonalId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The facts of one decision. Build one with [`Record::exchange`] or
+/// [`Record::licence_verification`] and the chained setters; the writer adds `seq`, `ts`, `prev`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    pub kind: Kind,
+    /// `X-Request-Id` (the caller's or the generated one).
+    pub request_id: String,
+    pub caller: Caller,
+    /// The item id (exchange).
+    pub item: Option<String>,
+    /// The licence type code (licence verification).
+    pub ltype: Option<String>,
+    /// The licence identifier (licence verification).
+    pub lid: Option<String>,
+    /// `X-Purpose` (exchange).
+    pub purpose: Option<String>,
+    pub decision: Decision,
+    /// The problem or verdict code when the decision is not a plain permit/valid.
+    pub error_code: Option<String>,
+    /// Ids of the rules that determined the decision.
+    pub rules: Vec<String>,
+    /// Names (dot paths) of the fields sent back to the caller.
+    pub fields_returned: Vec<String>,
+    /// Names of the returned fields that were masked.
+    pub fields_masked: Vec<String>,
+    /// The HTTP status answered.
+    pub status: u16,
+    pub latency_ms: u64,
+    /// The data subject (licence holder, queried person), keyed-hashed.
+    pub subject: Option<PersonalId>,
+}
+
+/// Every key of a line, in order: the chain envelope, then the [`Record`]'s fields.
+pub const LINE_KEYS: [&str; 18] = [
+    "seq",
+    "ts",
+    "prev",
+    "kind",
+    "request_id",
+    "caller",
+    "item",
+    "ltype",
+    "lid",
+    "purpose",
+    "decision",
+    "error_code",
+    "rules",
+    "fields_returned",
+    "fields_masked",
+    "status",
+    "latency_ms",
+    "subject",
+];
+
+impl Record {
+    /// An exchange decision on `item` for `purpose`; status 200, no rules or fields yet.
+    pub fn exchange(
+        request_id: impl Into<String>,
+        caller: Caller,
+        item: impl Into<String>,
+        purpose: impl Into<String>,
+        decision: Decision,
+    ) -> Self {
+        Record {
+            item: Some(item.into()),
+            purpose: Some(purpose.into()),
+            ..Record::bare(Kind::Exchange, request_id.into(), caller, decision)
+        }
+    }
+
+    /// A licence verification of licence `lid` of type `ltype`; status 200.
+    pub fn licence_verification(
+        request_id: impl Into<String>,
+        caller: Caller,
+        ltype: Option<String>,
+        lid: Option<String>,
+        decision: Decision,
+    ) -> Self {
+        Record {
+            ltype,
+            lid,
+            ..Record::bare(
+                Kind::LicenceVerification,
+                request_id.into(),
+                caller,
+                decision,
+            )
+        }
+    }
+
+    fn bare(kind: Kind, request_id: String, caller: Caller, decision: Decision) -> Self {
+        Record {
+            kind,
+            request_id,
+            caller,
+            item: None,
+            ltype: None,
+            lid: None,
+            purpose: None,
+            decision,
+            error_code: None,
+            rules: Vec::new(),
+            fields_returned: Vec::new(),
+            fields_masked: Vec::new(),
+            status: 200,
+            latency_ms: 0,
+            subject: None,
+        }
+    }
+
+    pub fn error_code(mut self, code: impl Into<String>) -> Self {
+        self.error_code = Some(code.into());
+        self
+    }
+
+    pub fn rules<S: Into<String>>(mut self, ids: impl IntoIterator<Item = S>) -> Self {
+        self.rules = ids.into_iter().map(Into::into).collect();
+        self
+    }
+
+    pub fn fields<R, M>(
+        mut self,
+        returned: impl IntoIterator<Item = R>,
+        masked: impl IntoIterator<Item = M>,
+    ) -> Self
+    where
+        R: Into<String>,
+        M: Into<String>,
+    {
+        self.fields_returned = returned.into_iter().map(Into::into).collect();
+        self.fields_masked = masked.into_iter().map(Into::into).collect();
+        self
+    }
+
+    pub fn status(mut self, status: u16) -> Self {
+        self.status = status;
+        self
+    }
+
+    pub fn latency_ms(mut self, ms: u64) -> Self {
+        self.latency_ms = ms;
+        self
+    }
+
+    pub fn subject(mut self, subject: PersonalId) -> Self {
+        self.subject = Some(subject);
+        self
+    }
+}
+
+/// One line as written: the chain envelope, then the record's fields.
+#[derive(Serialize)]
+struct Line<'a> {
+    seq: u64,
+    ts: &'a str,
+    prev: &'a str,
+    #[serde(flatten)]
+    record: &'a Record,
+}
+
+/// The line's bytes, newline included. serde_json escapes every control character, so the only
+/// newline is the last byte whatever the strings hold.
+pub(super) fn format_line(
+    seq: u64,
+    ts: &str,
+    prev: &str,
+    record: &Record,
+) -> Result<Vec<u8>, serde_json::Error> {
+    let mut line = Vec::with_capacity(512);
+    serde_json::to_writer(
+        &mut line,
+        &Line {
+            seq,
+            ts,
+            prev,
+            record,
+        },
+    )?;
+    line.push(b'\n');
+    Ok(line)
+}
+
+/// 64 lower-case hex characters (a SHA-256 or HMAC-SHA256 output).
+pub(super) fn is_hash_hex(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Bytes from hex digits (either case); `None` for an odd length or a non-digit.
+pub(super) fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    let digit = |b: u8| {
+        char::from(b)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
+    text.as_bytes()
+        .chunks_exact(2)
+        .map(|pair| match pair {
+            [hi, lo] => Some(digit(*hi)? << 4 | digit(*lo)?),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Record {
+        Record::exchange(
+            "req-1",
+            Caller::new("420100", "HOUSING_FUND", "91420100MA4K0000X1"),
+            "HPF-DEPOSIT-QUERY",
+            "HPF_WITHDRAWAL",
+            Decision::Permit,
+        )
+        .rules(["hpf-withdrawal-any-city"])
+        .fields(["account.status", "holder.id_number"], ["holder.id_number"])
+        .latency_ms(12)
+    }
+
+    #[test]
+    fn line_has_every_key_in_order() {
+        let line = format_line(7, "2025-06-15T00:00:00Z", &"0".repeat(64), &sample()).unwrap();
+        assert_eq!(line.last(), Some(&b'\n'));
+        let text = std::str::from_utf8(&line).unwrap();
+        let mut at = 0;
+        for key in LINE_KEYS {
+            let found = text[at..].find(&format!("\"{key}\":")).unwrap_or_else(|| {
+                panic!("`{key}` missing or out of order in {text}");
+            });
+            at += found;
+        }
+        assert!(text.contains("\"ltype\":null"));
+        assert!(text.starts_with("{\"seq\":7,\"ts\":\"2025-06-15T00:00:00Z\",\"prev\":\"000"));
+    }
+
+    #[test]
+    fn same_facts_same_bytes_and_round_trip() {
+        let a = format_line(1, "t", "p", &sample()).unwrap();
+        let b = format_line(1, "t", "p", &sample()).unwrap();
+        assert_eq!(a, b);
+        let mut value: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&a).unwrap();
+        for k in ["seq", "ts", "prev"] {
+            value.remove(k);
+        }
+        let back: Record = serde_json::from_value(value.into()).unwrap();
+        assert_eq!(back, sample());
+    }
+
+    #[test]
+    fn control_characters_cannot_split_a_line() {
+        let record = Record {
+            request_id: "a\nb\r\u{2028}c".into(),
+            ..sample()
+        };
+        let line = format_line(1, "t", "p", &record).unwrap();
+        assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1);
+    }
+
+    #[test]
+    fn personal_id_only_from_hash_hex() {
+        assert!(PersonalId::try_from("ab".repeat(32)).is_ok());
+        assert!(PersonalId::try_from("AB".repeat(32)).is_err());
+        assert!(PersonalId::try_from("420106199001011234".to_string()).is_err());
+    }
+}
