@@ -2,6 +2,7 @@
 
 mod licence;
 mod pki;
+mod serve;
 mod verify;
 
 use std::path::PathBuf;
@@ -31,6 +32,10 @@ enum Command {
     /// Make PKI material: the demo PKI of the nine cities.
     #[command(subcommand)]
     Pki(pki::Command),
+    /// Run the gateway; SIGHUP reloads trust and policies, SIGTERM drains and exits.
+    Serve(serve::ServeArgs),
+    /// Run the gateway on a fresh demo PKI and print ready-to-run curl commands.
+    Demo(serve::DemoArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -40,6 +45,8 @@ pub fn run() -> ExitCode {
         Command::Verify(args) => verify::run(&args),
         Command::Licence(cmd) => licence::run(cmd),
         Command::Pki(cmd) => pki::run(cmd),
+        Command::Serve(args) => serve::serve(&args),
+        Command::Demo(args) => serve::demo(args),
     }
 }
 

@@ -9,6 +9,7 @@
 //! - [`licence`]: the licence format, the [`Verifier`] and licence issuing;
 //! - [`recognition`]: which city recognises which type from which city;
 //! - [`pki`]: the demo and test PKI, made by code (rcgen);
+//! - [`server`]: the gateway: TLS and client certificates, the HTTP API, cache, metrics, reload;
 //! - [`cli`]: the `tongban` command line;
 //! - [`time`]: Unix time and the injectable clock.
 #![forbid(unsafe_code)]
@@ -20,6 +21,7 @@ pub mod licence;
 pub mod lid;
 pub mod pki;
 pub mod recognition;
+pub mod server;
 pub mod time;
 pub mod trust;
 
