@@ -27,7 +27,8 @@ pub async fn run(
     admin: TcpListener,
     shutdown: watch::Receiver<bool>,
 ) {
-    let admin_task = tokio::spawn(admin_loop(state.clone(), admin, shutdown.clone()));
+    // the admin listener keeps answering (`/readyz` says 503) until the drain is over
+    let admin_task = tokio::spawn(admin_loop(state.clone(), admin));
     public_loop(state, public, shutdown).await;
     admin_task.abort();
 }
@@ -121,22 +122,19 @@ async fn public_loop(
     }
 }
 
-async fn admin_loop(state: Arc<State>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+async fn admin_loop(state: Arc<State>, listener: TcpListener) {
     let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(state.config.limits.header_read_timeout);
     loop {
-        let (tcp, _) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(a) => a,
-                Err(_) => {
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = stopped(&mut shutdown) => break,
+        let tcp = match listener.accept().await {
+            Ok((tcp, _)) => tcp,
+            Err(_) => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
         };
         let state = state.clone();
         let builder = builder.clone();
