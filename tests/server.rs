@@ -7,7 +7,7 @@ use std::time::Duration;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Request, StatusCode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 use common::{admin_get, config, connector, metric, post, send, start, Pki};
 
@@ -501,4 +501,108 @@ async fn raw_exchange(
     let _ = tokio::time::timeout(Duration::from_secs(10), reader.read_to_end(&mut response)).await;
     drop(writing);
     String::from_utf8_lossy(&response).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_reloads_on_sighup_and_exits_0_on_sigterm() {
+    let pki = Pki::shared();
+    let temp = tempfile::tempdir().unwrap();
+    let dir = pki.copy(&temp.path().join("pki"));
+    let config_path = dir.join("tongban.toml");
+    std::fs::write(
+        &config_path,
+        "[listen]\npublic = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n\n\
+         [tls]\ncert = \"server/server-chain.pem\"\nkey = \"server/server.key\"\n\n\
+         [trust]\ndir = \"trust\"\n\n[audit]\npath = \"audit.jsonl\"\n",
+    )
+    .unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tongban"))
+        .args(["serve", "--config"])
+        .arg(&config_path)
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap().to_string();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = tokio::io::BufReader::new(stderr).lines();
+    let (public, admin) = loop {
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("the server logs its addresses")
+            .unwrap()
+            .expect("the server is running");
+        if line.contains("tongban listening") {
+            let field = |name: &str| -> std::net::SocketAddr {
+                let start = line.find(&format!("{name}=")).unwrap() + name.len() + 1;
+                line[start..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            };
+            break (field("public"), field("admin"));
+        }
+    };
+    let wuhan = connector(&dir, Some(&pki.client(WUHAN)));
+    let licence = pki.licence("BUSINESS_LICENCE.jws");
+    let reply = send(&wuhan, public, post(VERIFY, "application/jose", licence))
+        .await
+        .unwrap();
+    assert_eq!(reply.json()["valid"], true);
+
+    let kill = |signal: &'static str| {
+        let pid = pid.clone();
+        std::process::Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .unwrap()
+    };
+    assert!(kill("-HUP").success());
+    let mut reloaded = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let text = String::from_utf8(admin_get(admin, "/metrics").await.body.to_vec()).unwrap();
+        if metric(
+            &text,
+            "tongban_reloads_total{result=\"ok\",what=\"trust_policies\"}",
+        ) == 1.0
+        {
+            reloaded = true;
+            break;
+        }
+    }
+    assert!(reloaded, "SIGHUP did not reload");
+    assert!(kill("-TERM").success());
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("the server exits after SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_is_negotiated_by_alpn() {
+    let pki = Pki::shared();
+    let server = start(config(&pki.dir)).await;
+    let h2 = common::connector_with_alpn(&pki.dir, Some(&pki.client(WUHAN)), vec![b"h2".to_vec()]);
+    let tls = common::tls_connect(&h2, server.public_addr())
+        .await
+        .unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tls),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let req = Request::post(format!("https://localhost{VERIFY}"))
+        .header("content-type", "application/jose")
+        .body(Full::new(Bytes::from(pki.licence("BUSINESS_LICENCE.jws"))))
+        .unwrap();
+    let response = sender.send_request(req).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.version(), hyper::Version::HTTP_2);
 }
