@@ -53,11 +53,15 @@ pub enum DemoError {
     },
     #[error(transparent)]
     Server(#[from] ServerError),
+    #[error("{0}: exists and is not a demo PKI folder; refusing to empty it")]
+    NotADemoDir(PathBuf),
 }
 
 /// Generates the PKI, starts the gateway, prints the commands and serves until SIGTERM/SIGINT.
 pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
     let (dir, temporary) = match &options.dir {
+        // `pki::demo::generate` empties its folder first: never point it at someone's files
+        Some(d) if !is_empty_or_demo(d) => return Err(DemoError::NotADemoDir(d.clone())),
         Some(d) => (d.clone(), false),
         None => (
             std::env::temp_dir().join(format!("tongban-demo-{}", std::process::id())),
@@ -197,6 +201,16 @@ fn write_batch(dir: &Path) -> Result<(), DemoError> {
     std::fs::write(&path, json).map_err(io(&path))
 }
 
+/// Absent, empty, or holding a previous demo PKI (`trust/` and `server/`).
+fn is_empty_or_demo(dir: &Path) -> bool {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => {
+            entries.next().is_none() || (dir.join("trust").is_dir() && dir.join("server").is_dir())
+        }
+        Err(_) => !dir.exists(),
+    }
+}
+
 fn shell_quote(text: &str) -> String {
     if text
         .bytes()
@@ -211,6 +225,17 @@ fn shell_quote(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_empty_or_demo_folders_are_reused() {
+        let temp = std::env::temp_dir().join(format!("tongban-demo-test-{}", std::process::id()));
+        assert!(is_empty_or_demo(&temp.join("absent")));
+        std::fs::create_dir_all(temp.join("trust")).unwrap();
+        assert!(!is_empty_or_demo(&temp), "trust/ alone is not a demo");
+        std::fs::create_dir_all(temp.join("server")).unwrap();
+        assert!(is_empty_or_demo(&temp));
+        let _ = std::fs::remove_dir_all(&temp);
+    }
 
     #[test]
     fn paths_are_quoted_for_the_shell() {
