@@ -201,11 +201,17 @@ fn write_batch(dir: &Path) -> Result<(), DemoError> {
     std::fs::write(&path, json).map_err(io(&path))
 }
 
-/// Absent, empty, or holding a previous demo PKI (`trust/` and `server/`).
+/// The first line of the README that `pki::demo::generate` writes: the mark of a demo folder.
+const DEMO_README_MARK: &str = "# Demo PKI (generated";
+
+/// Absent, empty, or holding a previous demo PKI (its generated README). Folder names alone are
+/// not enough: a source tree has `trust/` and `server/` too.
 fn is_empty_or_demo(dir: &Path) -> bool {
     match std::fs::read_dir(dir) {
         Ok(mut entries) => {
-            entries.next().is_none() || (dir.join("trust").is_dir() && dir.join("server").is_dir())
+            entries.next().is_none()
+                || std::fs::read_to_string(dir.join("README.md"))
+                    .is_ok_and(|r| r.starts_with(DEMO_README_MARK))
         }
         Err(_) => !dir.exists(),
     }
@@ -231,8 +237,15 @@ mod tests {
         let temp = std::env::temp_dir().join(format!("tongban-demo-test-{}", std::process::id()));
         assert!(is_empty_or_demo(&temp.join("absent")));
         std::fs::create_dir_all(temp.join("trust")).unwrap();
-        assert!(!is_empty_or_demo(&temp), "trust/ alone is not a demo");
         std::fs::create_dir_all(temp.join("server")).unwrap();
+        assert!(!is_empty_or_demo(&temp), "folder names are not a demo");
+        std::fs::write(temp.join("README.md"), "# My project\n").unwrap();
+        assert!(!is_empty_or_demo(&temp));
+        std::fs::write(
+            temp.join("README.md"),
+            format!("{DEMO_README_MARK} — do not edit)\n"),
+        )
+        .unwrap();
         assert!(is_empty_or_demo(&temp));
         let _ = std::fs::remove_dir_all(&temp);
     }

@@ -1,7 +1,7 @@
 //! The public HTTP API (contract section 5): routing, the caller check, bodies and verdicts.
 
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -84,19 +84,32 @@ impl Connection {
         req: Request<Incoming>,
     ) -> Result<(Response<Full<Bytes>>, Option<Caller>), (ApiError, Option<Caller>)> {
         let path = req.uri().path().to_owned();
+        let drain_limit = self.state.config.limits.max_batch_body_bytes;
         if !path.starts_with("/v1/") {
+            discard_body(req, drain_limit).await;
             return Err((ApiError::NotFound { path }, None));
         }
-        let caller = self.caller(&path).map_err(|e| (e, None))?;
+        let caller = match self.caller(&path) {
+            Ok(c) => c,
+            Err(e) => {
+                discard_body(req, drain_limit).await;
+                return Err((e, None));
+            }
+        };
         let with = |e| (e, Some(caller.clone()));
         let batch = match path.as_str() {
             VERIFY => false,
             VERIFY_BATCH => true,
-            _ => return Err(with(ApiError::NotFound { path })),
+            _ => {
+                discard_body(req, drain_limit).await;
+                return Err(with(ApiError::NotFound { path }));
+            }
         };
         if req.method() != Method::POST {
+            let method = req.method().to_string();
+            discard_body(req, drain_limit).await;
             return Err(with(ApiError::MethodNotAllowed {
-                method: req.method().to_string(),
+                method,
                 path,
                 allowed: "POST",
             }));
@@ -247,6 +260,17 @@ fn check_media_type(
             expected,
         })
     }
+}
+
+/// How long an early error answer waits for the request body to be read and dropped.
+const DISCARD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Reads and drops the body of a request answered with an error before its body mattered, so
+/// clients that send the body before reading (curl over HTTP/2) see the answer rather than a
+/// reset stream. Bounded by `limit` bytes and [`DISCARD_TIMEOUT`]; past either, it gives up.
+async fn discard_body(req: Request<Incoming>, limit: usize) {
+    let body = Limited::new(req.into_body(), limit).collect();
+    let _ = tokio::time::timeout(DISCARD_TIMEOUT, body).await;
 }
 
 /// Reads at most `limit` bytes of body; more is 413 (a `Content-Length` over it fails at once).
