@@ -4,6 +4,7 @@ mod audit;
 mod licence;
 mod pki;
 mod policy;
+mod serve;
 mod verify;
 
 use std::path::PathBuf;
@@ -39,6 +40,10 @@ enum Command {
     /// The audit log: check its hash chain.
     #[command(subcommand)]
     Audit(audit::Command),
+    /// Run the gateway; SIGHUP reloads trust and policies, SIGTERM drains and exits.
+    Serve(serve::ServeArgs),
+    /// Run the gateway on a fresh demo PKI and print ready-to-run curl commands.
+    Demo(serve::DemoArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -50,6 +55,8 @@ pub fn run() -> ExitCode {
         Command::Pki(cmd) => pki::run(cmd),
         Command::Policy(cmd) => policy::run(cmd),
         Command::Audit(cmd) => audit::run(cmd),
+        Command::Serve(args) => serve::serve(&args),
+        Command::Demo(args) => serve::demo(args),
     }
 }
 

@@ -10,6 +10,7 @@
 //! - [`recognition`]: which city recognises which type from which city;
 //! - [`pki`]: the demo and test PKI, made by code (rcgen);
 //! - [`audit`]: the hash-chained audit log: records, writer, verification;
+//! - [`server`]: the gateway: TLS and client certificates, the HTTP API, cache, metrics, reload;
 //! - [`cli`]: the `tongban` command line;
 //! - [`time`]: Unix time and the injectable clock.
 #![forbid(unsafe_code)]
@@ -23,6 +24,7 @@ pub mod lid;
 pub mod pki;
 pub mod policy;
 pub mod recognition;
+pub mod server;
 pub mod time;
 pub mod trust;
 

@@ -1,0 +1,79 @@
+//! `tongban serve` and `tongban demo`: parse, start a runtime, call into [`crate::server`].
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::{fail, policies_dir};
+use crate::server::{self, demo};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The server configuration (TOML); relative paths in it are relative to the file.
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Write the demo PKI here and keep it (default: a temporary folder removed on exit).
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// TLS listener; a free port is used when it is busy.
+    #[arg(long, value_name = "ADDR", default_value_t = demo::DEMO_PUBLIC)]
+    public: SocketAddr,
+    /// Admin (metrics) listener; a free port is used when it is busy.
+    #[arg(long, value_name = "ADDR", default_value_t = demo::DEMO_ADMIN)]
+    admin: SocketAddr,
+    /// Policies directory for the catalog; default `./policies`, else built-in.
+    #[arg(long, value_name = "DIR")]
+    policies: Option<PathBuf>,
+}
+
+pub fn serve(args: &ServeArgs) -> ExitCode {
+    init_logging();
+    match runtime().map(|rt| rt.block_on(server::serve(&args.config))) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => fail(e),
+        Err(e) => fail(e),
+    }
+}
+
+pub fn demo(args: DemoArgs) -> ExitCode {
+    init_logging();
+    let options = demo::DemoOptions {
+        dir: args.dir,
+        public: args.public,
+        admin: args.admin,
+        policies: policies_dir(args.policies),
+    };
+    match runtime().map(|rt| rt.block_on(demo::run(options))) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => fail(e),
+        Err(e) => fail(e),
+    }
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+}
+
+/// Logs to stderr; `RUST_LOG` filters (default `info`), `TONGBAN_LOG_FORMAT=json` for JSON.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    let _ = if std::env::var("TONGBAN_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}

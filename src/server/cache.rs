@@ -1,0 +1,219 @@
+//! The verdict cache: key = (exact licence bytes, verifying city), value = the verdict.
+//!
+//! An entry never outlives the configured TTL nor the next instant at which the verdict could
+//! change by the passing of time alone (`exp`, `nbf`, or `iat` coming within the clock skew).
+//! Everything else a verdict depends on (trust, CRLs, revocation lists, policies) changes only
+//! on reload, which empties the cache.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use moka::sync::Cache;
+use moka::Expiry;
+
+use super::config::CacheConfig;
+use crate::licence::verify::MAX_ISSUE_SKEW_SECS;
+use crate::licence::Verdict;
+use crate::time::UnixTime;
+
+/// Licences longer than this are verified every time: keeps the cache's memory within
+/// `max_entries` × this (a real licence is 1–4 KiB).
+pub const MAX_CACHED_LICENCE_BYTES: usize = 16 * 1024;
+
+type Key = (Arc<[u8]>, Arc<str>);
+
+/// A cached verdict and how long it may live, decided at insertion.
+#[derive(Clone)]
+struct Entry {
+    /// The state generation (trust + policies) the verdict was computed under.
+    generation: u64,
+    verdict: Arc<Verdict>,
+    lifetime: Duration,
+}
+
+struct EntryExpiry;
+
+impl Expiry<Key, Entry> for EntryExpiry {
+    fn expire_after_create(&self, _key: &Key, value: &Entry, _now: Instant) -> Option<Duration> {
+        Some(value.lifetime)
+    }
+}
+
+/// Bounded, time-aware verdict cache.
+pub struct VerdictCache {
+    cache: Cache<Key, Entry>,
+    ttl: Duration,
+}
+
+impl VerdictCache {
+    pub fn new(config: &CacheConfig) -> Self {
+        let cache = Cache::builder()
+            .max_capacity(config.max_entries)
+            .expire_after(EntryExpiry)
+            .build();
+        Self {
+            cache,
+            ttl: config.ttl,
+        }
+    }
+
+    /// The cached verdict for `licence` verified for `city`, marked `cached: true`.
+    /// Verdicts of an older `generation` are never served.
+    pub fn get(&self, licence: &[u8], city: &str, generation: u64) -> Option<Verdict> {
+        if licence.len() > MAX_CACHED_LICENCE_BYTES || self.ttl.is_zero() {
+            return None;
+        }
+        let key: Key = (Arc::from(licence), Arc::from(city));
+        let entry = self.cache.get(&key)?;
+        (entry.generation == generation).then(|| {
+            let e = entry;
+            let mut v = (*e.verdict).clone();
+            v.cached = true;
+            v
+        })
+    }
+
+    /// Keeps `verdict`, computed at `now`, unless it could change before a second has passed.
+    pub fn insert(
+        &self,
+        licence: &[u8],
+        city: &str,
+        generation: u64,
+        verdict: &Verdict,
+        now: UnixTime,
+    ) {
+        if licence.len() > MAX_CACHED_LICENCE_BYTES {
+            return;
+        }
+        let lifetime = lifetime(verdict, now, self.ttl);
+        if lifetime < Duration::from_secs(1) {
+            return;
+        }
+        let key: Key = (Arc::from(licence), Arc::from(city));
+        self.cache.insert(
+            key,
+            Entry {
+                generation,
+                verdict: Arc::new(verdict.clone()),
+                lifetime,
+            },
+        );
+    }
+
+    /// Forgets everything (on reload).
+    pub fn clear(&self) {
+        self.cache.invalidate_all();
+    }
+
+    /// Entries currently held (approximate; for tests and logs).
+    pub fn len(&self) -> u64 {
+        self.cache.run_pending_tasks();
+        self.cache.entry_count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// How long `verdict`, computed at `now`, stays true: until the first future time boundary of
+/// the licence, capped by `ttl`.
+pub fn lifetime(verdict: &Verdict, now: UnixTime, ttl: Duration) -> Duration {
+    let boundaries = [
+        verdict.exp,
+        verdict.nbf,
+        verdict
+            .iat
+            .map(|iat| iat.saturating_sub(MAX_ISSUE_SKEW_SECS)),
+    ];
+    boundaries
+        .into_iter()
+        .flatten()
+        .filter(|&t| t > now)
+        .map(|t| Duration::from_secs(u64::try_from(t - now).unwrap_or(0)))
+        .fold(ttl, Duration::min)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(iat: Option<i64>, nbf: Option<i64>, exp: Option<i64>) -> Verdict {
+        Verdict {
+            valid: true,
+            lid: None,
+            ltype: None,
+            ltype_name: None,
+            issuer: None,
+            holder: None,
+            errors: vec![],
+            warnings: vec![],
+            verified_for_city: "420100".into(),
+            cached: false,
+            iat,
+            nbf,
+            exp,
+        }
+    }
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn lifetime_is_capped_by_exp_nbf_iat_and_ttl() {
+        let now = 1_000_000;
+        assert_eq!(lifetime(&verdict(Some(0), None, None), now, HOUR), HOUR);
+        assert_eq!(
+            lifetime(&verdict(Some(0), None, Some(now + 10)), now, HOUR),
+            Duration::from_secs(10)
+        );
+        // already expired: the verdict will not change any more
+        assert_eq!(
+            lifetime(&verdict(Some(0), None, Some(now - 10)), now, HOUR),
+            HOUR
+        );
+        assert_eq!(
+            lifetime(&verdict(Some(0), Some(now + 20), None), now, HOUR),
+            Duration::from_secs(20)
+        );
+        let future_iat = now + MAX_ISSUE_SKEW_SECS + 30;
+        assert_eq!(
+            lifetime(&verdict(Some(future_iat), None, None), now, HOUR),
+            Duration::from_secs(30)
+        );
+    }
+
+    #[test]
+    fn hits_are_marked_cached_and_keyed_by_city() {
+        let cache = VerdictCache::new(&CacheConfig::default());
+        let v = verdict(Some(0), None, None);
+        assert!(cache.get(b"jws", "420100", 1).is_none());
+        cache.insert(b"jws", "420100", 1, &v, 100);
+        let hit = cache.get(b"jws", "420100", 1).unwrap();
+        assert!(hit.cached);
+        assert!(cache.get(b"jws", "420200", 1).is_none());
+        assert!(cache.get(b"jws2", "420100", 1).is_none());
+        assert!(cache.get(b"jws", "420100", 2).is_none(), "older generation");
+        cache.clear();
+        assert!(cache.get(b"jws", "420100", 1).is_none());
+    }
+
+    #[test]
+    fn verdicts_about_to_change_and_huge_licences_are_not_kept() {
+        let cache = VerdictCache::new(&CacheConfig::default());
+        cache.insert(b"b", "420100", 1, &verdict(None, None, Some(100)), 99);
+        let big = vec![b'x'; MAX_CACHED_LICENCE_BYTES + 1];
+        cache.insert(&big, "420100", 1, &verdict(None, None, None), 0);
+        assert!(cache.get(b"b", "420100", 1).is_some());
+        assert!(cache.get(&big, "420100", 1).is_none());
+    }
+
+    #[test]
+    fn entries_expire_at_exp() {
+        let cache = VerdictCache::new(&CacheConfig::default());
+        let now = crate::time::Clock::now(&crate::time::SystemClock);
+        cache.insert(b"a", "420100", 1, &verdict(None, None, Some(now + 1)), now);
+        assert!(cache.get(b"a", "420100", 1).is_some());
+        std::thread::sleep(Duration::from_millis(1100));
+        assert!(cache.get(b"a", "420100", 1).is_none());
+    }
+}

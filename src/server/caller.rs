@@ -1,0 +1,87 @@
+//! Who is calling: taken only from the verified TLS client certificate (contract section 1),
+//! never from a header.
+//!
+//! rustls has already checked the chain against the union of every city's anchors; here the
+//! chain must also end at an anchor of the city in the certificate's own `L`, and `OU` must be a
+//! department kind of the catalog. A certificate that fails gets 403 `CALLER_NOT_TRUSTED` on
+//! every `/v1` request of its connection (the connection is kept so the caller learns why).
+
+use std::sync::Arc;
+
+use rustls::pki_types::CertificateDer;
+
+use crate::catalog::Catalog;
+use crate::trust::cert::{hex, Cert};
+use crate::trust::{chain, TrustStore};
+
+/// The calling department.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// `L`: the caller's city; also the verifying city of its licence checks.
+    pub city: String,
+    /// `OU`: the department kind.
+    pub department: String,
+    /// `O`, when present.
+    pub org_name: Option<String>,
+    /// `organizationIdentifier`, else the hex SHA-256 of the certificate.
+    pub org: String,
+}
+
+/// Why a verified certificate does not name a caller we serve.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CallerError {
+    #[error("the client certificate cannot be read: {0}")]
+    Unreadable(String),
+    #[error("the client certificate has no `L` (city)")]
+    NoCity,
+    #[error("the client certificate's city `{0}` has no trust anchors here")]
+    UnknownCity(String),
+    #[error("the client certificate does not chain to an anchor of its own city `{city}`: {why}")]
+    WrongCityChain { city: String, why: String },
+    #[error("the client certificate has no `OU` (department kind)")]
+    NoDepartment,
+    #[error("`{0}` is not a department kind of the catalog")]
+    UnknownDepartment(String),
+}
+
+/// Judges the certificates the peer presented (leaf first), already verified by rustls.
+pub fn identify(
+    presented: &[CertificateDer<'_>],
+    trust: &TrustStore,
+    catalog: &Catalog,
+) -> Result<Caller, CallerError> {
+    let (leaf, rest) = presented
+        .split_first()
+        .ok_or_else(|| CallerError::Unreadable("no certificate".into()))?;
+    let leaf = Arc::new(Cert::from_der(leaf).map_err(|e| CallerError::Unreadable(e.0))?);
+    // intermediates the client sent; unreadable ones simply do not help build a chain
+    let extra: Vec<Arc<Cert>> = rest
+        .iter()
+        .filter_map(|c| Cert::from_der(c).ok().map(Arc::new))
+        .collect();
+    let identity = leaf.identity();
+    let city = identity.city.clone().ok_or(CallerError::NoCity)?;
+    let city_trust = trust
+        .city(&city)
+        .ok_or_else(|| CallerError::UnknownCity(city.clone()))?;
+    chain::build(&leaf, &extra, city_trust).map_err(|e| CallerError::WrongCityChain {
+        city: city.clone(),
+        why: e.0,
+    })?;
+    let department = identity
+        .department
+        .clone()
+        .ok_or(CallerError::NoDepartment)?;
+    if catalog.department(&department).is_none() {
+        return Err(CallerError::UnknownDepartment(department));
+    }
+    Ok(Caller {
+        city,
+        department,
+        org_name: identity.org_name.clone(),
+        org: identity
+            .org_id
+            .clone()
+            .unwrap_or_else(|| hex(leaf.fingerprint())),
+    })
+}

@@ -1,0 +1,435 @@
+//! The server configuration file (contract section 6, plus our `[limits]` and `[cache]`).
+//!
+//! Read into serde structs with `deny_unknown_fields`, then resolved into [`Config`]: paths made
+//! absolute against the file's folder, addresses parsed, upstream URLs checked.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The resolved configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The TLS listener of the `/v1` API.
+    pub public: SocketAddr,
+    /// The plain-HTTP listener of `/metrics`, `/healthz` and `/readyz`.
+    pub admin: SocketAddr,
+    /// PEM server chain, leaf first.
+    pub tls_cert: PathBuf,
+    /// PEM PKCS#8 (or SEC1/PKCS#1) server key.
+    pub tls_key: PathBuf,
+    pub trust_dir: PathBuf,
+    /// `None`: the catalog and recognition table compiled into the binary.
+    pub policies_dir: Option<PathBuf>,
+    /// Accepted and kept for the audit log (another issue).
+    pub audit_path: Option<PathBuf>,
+    /// Accepted, checked and kept for the data exchange (another issue).
+    pub upstreams: BTreeMap<String, Upstream>,
+    pub limits: Limits,
+    pub cache: CacheConfig,
+}
+
+/// One upstream of the data exchange.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upstream {
+    pub url: String,
+    pub timeout: Duration,
+    /// PEM roots to trust for an `https` upstream.
+    pub ca: Option<PathBuf>,
+}
+
+/// Bounds on the work one peer can cause.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// A TLS handshake not finished by then is dropped (slowloris on the handshake).
+    pub handshake_timeout: Duration,
+    /// HTTP/1 request headers not received by then close the connection (slowloris on headers).
+    pub header_read_timeout: Duration,
+    /// Largest `POST /v1/licences/verify` body: a licence is a few KiB.
+    pub max_body_bytes: usize,
+    /// Largest `POST /v1/licences/verify-batch` body.
+    pub max_batch_body_bytes: usize,
+    /// Most licences in one batch (contract section 5).
+    pub max_batch: usize,
+    /// Most open connections on the public listener; beyond it, accepting waits.
+    pub max_connections: usize,
+    /// On shutdown, requests still running after this long are cut off.
+    pub drain_timeout: Duration,
+}
+
+/// Defaults of [`Limits`]; each names its reason at the field.
+pub const DEFAULT_HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+pub const DEFAULT_MAX_BODY_BYTES: usize = 128 * 1024;
+pub const DEFAULT_MAX_BATCH_BODY_BYTES: usize = 1024 * 1024;
+pub const DEFAULT_MAX_BATCH: usize = 1000;
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+pub const DEFAULT_DRAIN_TIMEOUT_MS: u64 = 30_000;
+/// Verdicts kept at most (each holds at most `cache::MAX_CACHED_LICENCE_BYTES` of key).
+pub const DEFAULT_CACHE_MAX_ENTRIES: u64 = 100_000;
+/// A cached verdict is recomputed after this long even if the licence is still valid.
+pub const DEFAULT_CACHE_TTL_SECS: u64 = 3600;
+/// An upstream's default timeout when `timeout_ms` is absent.
+pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 5000;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            handshake_timeout: Duration::from_millis(DEFAULT_HANDSHAKE_TIMEOUT_MS),
+            header_read_timeout: Duration::from_millis(DEFAULT_HEADER_READ_TIMEOUT_MS),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_batch_body_bytes: DEFAULT_MAX_BATCH_BODY_BYTES,
+            max_batch: DEFAULT_MAX_BATCH,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            drain_timeout: Duration::from_millis(DEFAULT_DRAIN_TIMEOUT_MS),
+        }
+    }
+}
+
+/// The verdict cache's bounds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacheConfig {
+    pub max_entries: u64,
+    pub ttl: Duration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            max_entries: DEFAULT_CACHE_MAX_ENTRIES,
+            ttl: Duration::from_secs(DEFAULT_CACHE_TTL_SECS),
+        }
+    }
+}
+
+/// Why the configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read the configuration: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("{path}: {problems}")]
+    Invalid { path: PathBuf, problems: String },
+}
+
+impl Config {
+    /// Reads and resolves the file at `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::parse(&text, base).map_err(|e| match e {
+            ParseError::Toml(source) => ConfigError::Parse {
+                path: path.to_path_buf(),
+                source,
+            },
+            ParseError::Invalid(problems) => ConfigError::Invalid {
+                path: path.to_path_buf(),
+                problems: problems.join("; "),
+            },
+        })
+    }
+
+    /// Parses TOML text; relative paths are taken against `base`.
+    pub fn parse(text: &str, base: &Path) -> Result<Self, ParseError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ParseError::Toml(Box::new(e)))?;
+        raw.resolve(base).map_err(ParseError::Invalid)
+    }
+}
+
+/// A configuration text that is not TOML of our shape, or whose values are wrong (all listed).
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("{0}")]
+    Toml(Box<toml::de::Error>),
+    #[error("{}", .0.join("; "))]
+    Invalid(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: RawListen,
+    tls: RawTls,
+    trust: RawDir,
+    #[serde(default)]
+    policies: Option<RawDir>,
+    #[serde(default)]
+    audit: Option<RawAudit>,
+    #[serde(default)]
+    upstreams: BTreeMap<String, RawUpstream>,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    cache: RawCache,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawListen {
+    public: String,
+    #[serde(default = "default_admin")]
+    admin: String,
+}
+
+fn default_admin() -> String {
+    "127.0.0.1:9100".to_owned()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDir {
+    dir: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    path: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUpstream {
+    url: String,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+    #[serde(default)]
+    ca: Option<PathBuf>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    handshake_timeout_ms: Option<u64>,
+    header_read_timeout_ms: Option<u64>,
+    max_body_bytes: Option<usize>,
+    max_batch_body_bytes: Option<usize>,
+    max_batch: Option<usize>,
+    max_connections: Option<usize>,
+    drain_timeout_ms: Option<u64>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCache {
+    max_entries: Option<u64>,
+    ttl_secs: Option<u64>,
+}
+
+impl RawConfig {
+    fn resolve(self, base: &Path) -> Result<Config, Vec<String>> {
+        let mut problems = Vec::new();
+        let public = parse_addr("listen.public", &self.listen.public, &mut problems);
+        let admin = parse_addr("listen.admin", &self.listen.admin, &mut problems);
+        let mut upstreams = BTreeMap::new();
+        for (name, u) in self.upstreams {
+            if let Err(why) = check_upstream_url(&u.url) {
+                problems.push(format!("upstreams.{name}.url: `{}` {why}", u.url));
+            }
+            if u.ca.is_some() && !u.url.starts_with("https://") {
+                problems.push(format!(
+                    "upstreams.{name}.ca: only meaningful for an https url"
+                ));
+            }
+            let timeout_ms = u.timeout_ms.unwrap_or(DEFAULT_UPSTREAM_TIMEOUT_MS);
+            if timeout_ms == 0 {
+                problems.push(format!("upstreams.{name}.timeout_ms: must be positive"));
+            }
+            upstreams.insert(
+                name,
+                Upstream {
+                    url: u.url,
+                    timeout: Duration::from_millis(timeout_ms),
+                    ca: u.ca.map(|p| base.join(p)),
+                },
+            );
+        }
+        let d = Limits::default();
+        let l = self.limits;
+        let limits = Limits {
+            handshake_timeout: l
+                .handshake_timeout_ms
+                .map_or(d.handshake_timeout, Duration::from_millis),
+            header_read_timeout: l
+                .header_read_timeout_ms
+                .map_or(d.header_read_timeout, Duration::from_millis),
+            max_body_bytes: l.max_body_bytes.unwrap_or(d.max_body_bytes),
+            max_batch_body_bytes: l.max_batch_body_bytes.unwrap_or(d.max_batch_body_bytes),
+            max_batch: l.max_batch.unwrap_or(d.max_batch),
+            max_connections: l.max_connections.unwrap_or(d.max_connections),
+            drain_timeout: l
+                .drain_timeout_ms
+                .map_or(d.drain_timeout, Duration::from_millis),
+        };
+        for (name, zero) in [
+            ("handshake_timeout_ms", limits.handshake_timeout.is_zero()),
+            (
+                "header_read_timeout_ms",
+                limits.header_read_timeout.is_zero(),
+            ),
+            ("max_body_bytes", limits.max_body_bytes == 0),
+            ("max_batch_body_bytes", limits.max_batch_body_bytes == 0),
+            ("max_batch", limits.max_batch == 0),
+            ("max_connections", limits.max_connections == 0),
+        ] {
+            if zero {
+                problems.push(format!("limits.{name}: must be positive"));
+            }
+        }
+        let dc = CacheConfig::default();
+        let cache = CacheConfig {
+            max_entries: self.cache.max_entries.unwrap_or(dc.max_entries),
+            ttl: self.cache.ttl_secs.map_or(dc.ttl, Duration::from_secs),
+        };
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Config {
+            public: public.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
+            admin: admin.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
+            tls_cert: base.join(self.tls.cert),
+            tls_key: base.join(self.tls.key),
+            trust_dir: base.join(self.trust.dir),
+            policies_dir: self.policies.map(|p| base.join(p.dir)),
+            audit_path: self.audit.map(|a| base.join(a.path)),
+            upstreams,
+            limits,
+            cache,
+        })
+    }
+}
+
+fn parse_addr(field: &str, text: &str, problems: &mut Vec<String>) -> Option<SocketAddr> {
+    match text.parse() {
+        Ok(a) => Some(a),
+        Err(e) => {
+            problems.push(format!(
+                "{field}: `{text}` is not an IP address and port: {e}"
+            ));
+            None
+        }
+    }
+}
+
+/// `http://host[:port][/path]` or `https://…`, no query, fragment or user info.
+fn check_upstream_url(url: &str) -> Result<(), &'static str> {
+    let uri: hyper::Uri = url.parse().map_err(|_| "is not a URL")?;
+    match uri.scheme_str() {
+        Some("http") | Some("https") => {}
+        _ => return Err("must start with http:// or https://"),
+    }
+    let Some(authority) = uri.authority() else {
+        return Err("has no host");
+    };
+    if authority.as_str().contains('@') {
+        return Err("must not carry user info");
+    }
+    if authority.host().is_empty() {
+        return Err("has no host");
+    }
+    if uri.query().is_some() || url.contains('#') {
+        return Err("must not carry a query or fragment");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = r#"
+[listen]
+public = "127.0.0.1:8443"
+admin = "127.0.0.1:9100"
+
+[tls]
+cert = "server-chain.pem"
+key = "server.key"
+
+[trust]
+dir = "trust"
+
+[policies]
+dir = "/etc/tongban/policies"
+
+[audit]
+path = "audit.jsonl"
+
+[upstreams.hpf-xianning]
+url = "http://127.0.0.1:18080"
+timeout_ms = 5000
+
+[limits]
+max_batch = 10
+
+[cache]
+ttl_secs = 60
+"#;
+
+    #[test]
+    fn the_contract_example_parses_with_paths_relative_to_the_file() {
+        let c = Config::parse(FULL, Path::new("/srv/tb")).unwrap();
+        assert_eq!(c.public, "127.0.0.1:8443".parse().unwrap());
+        assert_eq!(c.tls_cert, PathBuf::from("/srv/tb/server-chain.pem"));
+        assert_eq!(c.trust_dir, PathBuf::from("/srv/tb/trust"));
+        assert_eq!(c.policies_dir, Some(PathBuf::from("/etc/tongban/policies")));
+        assert_eq!(c.audit_path, Some(PathBuf::from("/srv/tb/audit.jsonl")));
+        assert_eq!(c.upstreams["hpf-xianning"].timeout, Duration::from_secs(5));
+        assert_eq!(c.limits.max_batch, 10);
+        assert_eq!(c.limits.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+        assert_eq!(c.cache.ttl, Duration::from_secs(60));
+        assert_eq!(c.cache.max_entries, DEFAULT_CACHE_MAX_ENTRIES);
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let text = FULL.replace("[cache]", "[cache]\nsize = 3");
+        let err = Config::parse(&text, Path::new(".")).unwrap_err();
+        assert!(err.to_string().contains("unknown field `size`"), "{err}");
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_at_once() {
+        let text = FULL
+            .replace("127.0.0.1:8443", "localhost")
+            .replace("http://127.0.0.1:18080", "ftp://x")
+            .replace("max_batch = 10", "max_batch = 0");
+        let err = Config::parse(&text, Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("listen.public: `localhost`"), "{err}");
+        assert!(
+            err.contains("upstreams.hpf-xianning.url: `ftp://x`"),
+            "{err}"
+        );
+        assert!(err.contains("limits.max_batch: must be positive"), "{err}");
+    }
+
+    #[test]
+    fn upstream_urls() {
+        assert!(check_upstream_url("https://hpf.example:8443/api").is_ok());
+        assert!(check_upstream_url("http://u:p@host").is_err());
+        assert!(check_upstream_url("http://host/?q=1").is_err());
+        assert!(check_upstream_url("not a url").is_err());
+    }
+}

@@ -1,0 +1,258 @@
+//! `tongban demo`: the gateway on the demo PKI, with ready-to-run `curl` commands.
+//!
+//! The demo PKI is always generated afresh (a few hundred milliseconds) into a new folder under
+//! the system's temporary directory, removed on exit, or into `--dir` (kept). It never reuses
+//! `./certs/demo`, so the printed commands always match the keys the server was started with
+//! and the repository's committed files are never touched.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use super::config::{CacheConfig, Config, Limits};
+use super::{start, ServerError};
+use crate::catalog::Catalog;
+use crate::pki::demo::{self as pki_demo, DemoError as PkiDemoError};
+
+/// The demo's preferred ports; when busy, free ones are taken and printed.
+pub const DEMO_PUBLIC: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8443);
+pub const DEMO_ADMIN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9100);
+/// The demo caller: Wuhan's government-service centre.
+pub const DEMO_CLIENT: &str = "420100-GOV_SERVICE";
+/// Licences put in the demo batch, in order (the last is invalid).
+const DEMO_BATCH: [&str; 3] = [
+    "licences/BUSINESS_LICENCE.jws",
+    "licences/BIRTH_MEDICAL_CERT.jws",
+    "licences/invalid/expired.jws",
+];
+
+/// What `tongban demo` was asked for.
+#[derive(Clone, Debug)]
+pub struct DemoOptions {
+    /// Where to write the demo PKI (kept); `None`: a fresh temporary folder, removed on exit.
+    pub dir: Option<PathBuf>,
+    pub public: SocketAddr,
+    pub admin: SocketAddr,
+    /// The catalog and recognition table; `None`: the ones compiled in.
+    pub policies: Option<PathBuf>,
+}
+
+/// Why the demo could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("cannot load the catalog: {0}")]
+    Catalog(String),
+    #[error("cannot write the demo PKI: {0}")]
+    Pki(#[from] PkiDemoError),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Server(#[from] ServerError),
+    #[error("{0}: exists and is not a demo PKI folder; refusing to empty it")]
+    NotADemoDir(PathBuf),
+}
+
+/// Generates the PKI, starts the gateway, prints the commands and serves until SIGTERM/SIGINT.
+pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
+    let (dir, temporary) = match &options.dir {
+        // `pki::demo::generate` empties its folder first: never point it at someone's files
+        Some(d) if !is_empty_or_demo(d) => return Err(DemoError::NotADemoDir(d.clone())),
+        Some(d) => (d.clone(), false),
+        None => (
+            std::env::temp_dir().join(format!("tongban-demo-{}", std::process::id())),
+            true,
+        ),
+    };
+    let result = run_in(&dir, &options).await;
+    if temporary {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
+}
+
+async fn run_in(dir: &Path, options: &DemoOptions) -> Result<(), DemoError> {
+    let catalog = match &options.policies {
+        Some(p) => Catalog::load(p),
+        None => Catalog::embedded(),
+    }
+    .map_err(|e| DemoError::Catalog(e.to_string()))?;
+    eprintln!("tongban demo: writing the demo PKI to {} …", dir.display());
+    let out = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || pki_demo::generate(&out, &catalog))
+        .await
+        .map_err(|e| DemoError::Catalog(e.to_string()))??;
+    write_batch(dir)?;
+    let mut notes = String::new();
+    let public = free_or_any(options.public, "public", &mut notes);
+    let admin = free_or_any(options.admin, "admin", &mut notes);
+    let config = Config {
+        public,
+        admin,
+        tls_cert: dir.join("server/server-chain.pem"),
+        tls_key: dir.join("server/server.key"),
+        trust_dir: dir.join("trust"),
+        policies_dir: options.policies.clone(),
+        audit_path: None,
+        upstreams: Default::default(),
+        limits: Limits::default(),
+        cache: CacheConfig::default(),
+    };
+    let running = start(config).await?;
+    print!("{notes}");
+    println!(
+        "{}",
+        commands(dir, running.public_addr(), running.admin_addr())
+    );
+    let handle = running.handle();
+    tokio::spawn(super::signals(handle)?);
+    running.wait().await;
+    Ok(())
+}
+
+/// The ready-to-run commands for a server on `public`/`admin` with the demo PKI in `dir`.
+pub fn commands(dir: &Path, public: SocketAddr, admin: SocketAddr) -> String {
+    let p = |rel: &str| shell_quote(&dir.join(rel).display().to_string());
+    let tls = format!(
+        "--cert {} --key {} --cacert {}",
+        p(&format!("clients/{DEMO_CLIENT}.pem")),
+        p(&format!("clients/{DEMO_CLIENT}.key")),
+        p("server/ca.pem"),
+    );
+    let base = format!("https://{public}");
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\ntongban demo: the gateway listens on https://{public} (client certificates) and \
+         http://{admin} (metrics).\nThe caller is {DEMO_CLIENT} (Wuhan); try:\n"
+    );
+    let _ = writeln!(s, "# verify one demo licence (a business licence)");
+    let _ = writeln!(
+        s,
+        "curl -sS {tls} -H 'Content-Type: application/jose' --data-binary @{} {base}/v1/licences/verify\n",
+        p("licences/BUSINESS_LICENCE.jws")
+    );
+    let _ = writeln!(s, "# verify a batch of three (the last one is expired)");
+    let _ = writeln!(
+        s,
+        "curl -sS {tls} -H 'Content-Type: application/json' --data-binary @{} {base}/v1/licences/verify-batch\n",
+        p("batch.json")
+    );
+    let _ = writeln!(
+        s,
+        "# an invalid licence: the holder's name was changed after signing"
+    );
+    let _ = writeln!(
+        s,
+        "curl -sS {tls} -H 'Content-Type: application/jose' --data-binary @{} {base}/v1/licences/verify\n",
+        p("licences/invalid/tampered.jws")
+    );
+    let _ = writeln!(s, "# no client certificate: 401 NO_CLIENT_CERT");
+    let _ = writeln!(
+        s,
+        "curl -sS --cacert {} --data-binary @{} {base}/v1/licences/verify\n",
+        p("server/ca.pem"),
+        p("licences/BUSINESS_LICENCE.jws")
+    );
+    let _ = writeln!(s, "# the metrics");
+    let _ = writeln!(
+        s,
+        "curl -sS http://{admin}/metrics | grep '^tongban_licence'\n"
+    );
+    let _ = writeln!(
+        s,
+        "Stop with Ctrl-C (the demo files are removed unless --dir was given)."
+    );
+    s
+}
+
+/// `want` when it can be bound now, else port 0 on the same IP (noted for the user).
+fn free_or_any(want: SocketAddr, what: &str, notes: &mut String) -> SocketAddr {
+    match std::net::TcpListener::bind(want) {
+        Ok(_) => want,
+        Err(e) => {
+            let _ = writeln!(
+                notes,
+                "tongban demo: {want} ({what}) is not available ({e}); using a free port instead"
+            );
+            SocketAddr::new(want.ip(), 0)
+        }
+    }
+}
+
+/// `batch.json`: the licences of [`DEMO_BATCH`] as one JSON array.
+fn write_batch(dir: &Path) -> Result<(), DemoError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| DemoError::Io { path, source }
+    };
+    let mut licences = Vec::new();
+    for rel in DEMO_BATCH {
+        let path = dir.join(rel);
+        let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+        licences.push(text.trim().to_owned());
+    }
+    let path = dir.join("batch.json");
+    let json = serde_json::to_string_pretty(&licences).unwrap_or_default();
+    std::fs::write(&path, json).map_err(io(&path))
+}
+
+/// The first line of the README that `pki::demo::generate` writes: the mark of a demo folder.
+const DEMO_README_MARK: &str = "# Demo PKI (generated";
+
+/// Absent, empty, or holding a previous demo PKI (its generated README). Folder names alone are
+/// not enough: a source tree has `trust/` and `server/` too.
+fn is_empty_or_demo(dir: &Path) -> bool {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => {
+            entries.next().is_none()
+                || std::fs::read_to_string(dir.join("README.md"))
+                    .is_ok_and(|r| r.starts_with(DEMO_README_MARK))
+        }
+        Err(_) => !dir.exists(),
+    }
+}
+
+fn shell_quote(text: &str) -> String {
+    if text
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@".contains(&b))
+    {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_empty_or_demo_folders_are_reused() {
+        let temp = std::env::temp_dir().join(format!("tongban-demo-test-{}", std::process::id()));
+        assert!(is_empty_or_demo(&temp.join("absent")));
+        std::fs::create_dir_all(temp.join("trust")).unwrap();
+        std::fs::create_dir_all(temp.join("server")).unwrap();
+        assert!(!is_empty_or_demo(&temp), "folder names are not a demo");
+        std::fs::write(temp.join("README.md"), "# My project\n").unwrap();
+        assert!(!is_empty_or_demo(&temp));
+        std::fs::write(
+            temp.join("README.md"),
+            format!("{DEMO_README_MARK} — do not edit)\n"),
+        )
+        .unwrap();
+        assert!(is_empty_or_demo(&temp));
+        let _ = std::fs::remove_dir_all(&temp);
+    }
+
+    #[test]
+    fn paths_are_quoted_for_the_shell() {
+        assert_eq!(shell_quote("/tmp/a-b/c.pem"), "/tmp/a-b/c.pem");
+        assert_eq!(shell_quote("/tmp/a b/it's"), r"'/tmp/a b/it'\''s'");
+    }
+}

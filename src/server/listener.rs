@@ -1,0 +1,154 @@
+//! Accept loops: the TLS listener (handshake timeout, connection limit, HTTP/1 and HTTP/2 with a
+//! header read timeout) and the admin listener; on shutdown, stop accepting and drain.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+use super::admin;
+use super::service::Connection;
+use super::state::State;
+
+/// Most concurrent HTTP/2 streams per connection: bounds the work one connection can queue.
+const MAX_CONCURRENT_STREAMS: u32 = 64;
+/// Most header bytes in one HTTP/2 request: our requests carry a handful of headers.
+const MAX_HEADER_LIST_BYTES: u32 = 64 * 1024;
+
+/// Serves both listeners until `shutdown` turns true, then drains.
+pub async fn run(
+    state: Arc<State>,
+    public: TcpListener,
+    admin: TcpListener,
+    shutdown: watch::Receiver<bool>,
+) {
+    // the admin listener keeps answering (`/readyz` says 503) until the drain is over
+    let admin_task = tokio::spawn(admin_loop(state.clone(), admin));
+    public_loop(state, public, shutdown).await;
+    admin_task.abort();
+}
+
+async fn public_loop(
+    state: Arc<State>,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let limits = state.config.limits.clone();
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+        .max_header_list_size(MAX_HEADER_LIST_BYTES);
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = stopped(&mut shutdown) => break,
+        };
+        let (tcp, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // e.g. out of file descriptors: back off instead of spinning
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stopped(&mut shutdown) => break,
+        };
+        let state = state.clone();
+        let acceptor = state.snapshot().acceptor.clone();
+        let watcher = graceful.watcher();
+        let builder = builder.clone();
+        let handshake_timeout = limits.handshake_timeout;
+        tokio::spawn(async move {
+            let _permit = permit;
+            state.metrics.open_connections.inc();
+            let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => Some(tls),
+                Ok(Err(e)) => {
+                    tracing::info!(peer = %peer, error = %e, "TLS handshake failed");
+                    None
+                }
+                Err(_) => {
+                    tracing::info!(peer = %peer, "TLS handshake timed out");
+                    None
+                }
+            };
+            if let Some(tls) = tls {
+                let certs = tls.get_ref().1.peer_certificates().map(<[_]>::to_vec);
+                let conn = Arc::new(Connection::new(state.clone(), certs));
+                let service = service_fn(move |req| {
+                    let conn = conn.clone();
+                    async move { Ok::<_, Infallible>(conn.handle(req).await) }
+                });
+                let serving = builder
+                    .serve_connection(TokioIo::new(tls), service)
+                    .into_owned();
+                if let Err(e) = watcher.watch(serving).await {
+                    tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
+                }
+            } else {
+                state.metrics.tls_handshake_failures.inc();
+            }
+            state.metrics.open_connections.dec();
+        });
+    }
+    drop(listener);
+    tracing::info!(
+        connections = graceful.count(),
+        "stopped accepting; draining in-flight requests"
+    );
+    if tokio::time::timeout(limits.drain_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("drain timeout reached; cutting off the remaining connections");
+    }
+}
+
+async fn admin_loop(state: Arc<State>, listener: TcpListener) {
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(state.config.limits.header_read_timeout);
+    loop {
+        let tcp = match listener.accept().await {
+            Ok((tcp, _)) => tcp,
+            Err(_) => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let state = state.clone();
+        let builder = builder.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let r = admin::handle(&state, &req);
+                async move { Ok::<_, Infallible>(r) }
+            });
+            let _ = builder.serve_connection(TokioIo::new(tcp), service).await;
+        });
+    }
+}
+
+/// Resolves once shutdown is asked for (or its sender is gone).
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}

@@ -1,0 +1,182 @@
+//! Prometheus metrics (contract section 7), in the server's own registry. Labels are bounded:
+//! licence types come from the catalog (else `unknown`), codes from [`Code::ALL`].
+
+use prometheus::{
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+use crate::catalog::Catalog;
+use crate::licence::Verdict;
+
+/// Every metric of the gateway.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    pub verifications: IntCounterVec,
+    pub verification_errors: IntCounterVec,
+    pub cache_hits: IntCounter,
+    pub cache_misses: IntCounter,
+    pub reloads: IntCounterVec,
+    pub tls_handshake_failures: IntCounter,
+    /// Our extension: open connections on the public listener.
+    pub open_connections: IntGauge,
+    /// For the data exchange (another issue); registered so dashboards can be built now.
+    pub exchange_requests: IntCounterVec,
+    pub exchange_request_duration: Histogram,
+    pub upstream_errors: IntCounterVec,
+}
+
+/// The `what` label of `tongban_reloads_total`.
+pub const RELOAD_TRUST_POLICIES: &str = "trust_policies";
+
+impl Metrics {
+    /// A fresh registry with every metric registered.
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let verifications = IntCounterVec::new(
+            Opts::new(
+                "tongban_licence_verifications_total",
+                "Licences verified, by licence type and result (valid, invalid)",
+            ),
+            &["ltype", "result"],
+        )?;
+        let verification_errors = IntCounterVec::new(
+            Opts::new(
+                "tongban_licence_verification_errors_total",
+                "Errors found in verified licences, by code",
+            ),
+            &["code"],
+        )?;
+        let cache_hits = IntCounter::new(
+            "tongban_licence_cache_hits_total",
+            "Verdicts served from the verdict cache",
+        )?;
+        let cache_misses = IntCounter::new(
+            "tongban_licence_cache_misses_total",
+            "Verdicts computed because the cache had none",
+        )?;
+        let reloads = IntCounterVec::new(
+            Opts::new("tongban_reloads_total", "Reloads, by what and result"),
+            &["what", "result"],
+        )?;
+        let tls_handshake_failures = IntCounter::new(
+            "tongban_tls_handshake_failures_total",
+            "TLS handshakes on the public listener that failed or timed out",
+        )?;
+        let open_connections = IntGauge::new(
+            "tongban_open_connections",
+            "Open connections on the public listener",
+        )?;
+        let exchange_requests = IntCounterVec::new(
+            Opts::new(
+                "tongban_exchange_requests_total",
+                "Data exchange requests, by item, caller city and decision",
+            ),
+            &["item", "caller_city", "decision"],
+        )?;
+        let exchange_request_duration = Histogram::with_opts(HistogramOpts::new(
+            "tongban_exchange_request_duration_seconds",
+            "Duration of data exchange requests",
+        ))?;
+        let upstream_errors = IntCounterVec::new(
+            Opts::new(
+                "tongban_upstream_errors_total",
+                "Upstream failures, by item and kind",
+            ),
+            &["item", "kind"],
+        )?;
+        registry.register(Box::new(verifications.clone()))?;
+        registry.register(Box::new(verification_errors.clone()))?;
+        registry.register(Box::new(cache_hits.clone()))?;
+        registry.register(Box::new(cache_misses.clone()))?;
+        registry.register(Box::new(reloads.clone()))?;
+        registry.register(Box::new(tls_handshake_failures.clone()))?;
+        registry.register(Box::new(open_connections.clone()))?;
+        registry.register(Box::new(exchange_requests.clone()))?;
+        registry.register(Box::new(exchange_request_duration.clone()))?;
+        registry.register(Box::new(upstream_errors.clone()))?;
+        // make the counters visible at zero so alerts can be written against them
+        for what_result in ["ok", "error"] {
+            reloads.with_label_values(&[RELOAD_TRUST_POLICIES, what_result]);
+        }
+        Ok(Self {
+            registry,
+            verifications,
+            verification_errors,
+            cache_hits,
+            cache_misses,
+            reloads,
+            tls_handshake_failures,
+            open_connections,
+            exchange_requests,
+            exchange_request_duration,
+            upstream_errors,
+        })
+    }
+
+    /// Counts one verdict served (computed or cached).
+    pub fn record_verdict(&self, verdict: &Verdict, catalog: &Catalog) {
+        let ltype = verdict
+            .ltype
+            .as_deref()
+            .and_then(|t| catalog.licence_type(t))
+            .map_or("unknown", |t| t.code.as_str());
+        let result = if verdict.valid { "valid" } else { "invalid" };
+        self.verifications.with_label_values(&[ltype, result]).inc();
+        for f in &verdict.errors {
+            self.verification_errors
+                .with_label_values(&[f.code.as_str()])
+                .inc();
+        }
+    }
+
+    /// Counts one reload attempt.
+    pub fn record_reload(&self, what: &str, ok: bool) {
+        self.reloads
+            .with_label_values(&[what, if ok { "ok" } else { "error" }])
+            .inc();
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        TextEncoder::new()
+            .encode_to_string(&self.registry.gather())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contract_names_are_exposed() {
+        let m = Metrics::new().unwrap();
+        m.cache_hits.inc();
+        m.verifications
+            .with_label_values(&["ID_CARD", "valid"])
+            .inc();
+        m.verification_errors
+            .with_label_values(&["MALFORMED"])
+            .inc();
+        m.exchange_requests
+            .with_label_values(&["x", "420100", "permit"])
+            .inc();
+        m.upstream_errors.with_label_values(&["x", "timeout"]).inc();
+        m.exchange_request_duration.observe(0.1);
+        let text = m.render();
+        for name in [
+            "tongban_licence_verifications_total{ltype=\"ID_CARD\",result=\"valid\"} 1",
+            "tongban_licence_verification_errors_total{code=\"MALFORMED\"} 1",
+            "tongban_licence_cache_hits_total 1",
+            "tongban_licence_cache_misses_total 0",
+            "tongban_reloads_total{result=\"error\",what=\"trust_policies\"} 0",
+            "tongban_tls_handshake_failures_total 0",
+            "tongban_exchange_requests_total",
+            "tongban_exchange_request_duration_seconds_bucket",
+            "tongban_upstream_errors_total",
+        ] {
+            assert!(text.contains(name), "missing {name} in\n{text}");
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! The public HTTP API (contract section 5): routing, the caller check, bodies and verdicts.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use rustls::pki_types::CertificateDer;
+
+use super::caller::{self, Caller};
+use super::problem::ApiError;
+use super::request_id::{self, X_REQUEST_ID};
+use super::state::State;
+use crate::licence::Verdict;
+
+/// Route of single verification.
+pub const VERIFY: &str = "/v1/licences/verify";
+/// Route of batch verification.
+pub const VERIFY_BATCH: &str = "/v1/licences/verify-batch";
+
+/// One TLS connection: its verified client certificates and the caller judged from them.
+pub struct Connection {
+    state: Arc<State>,
+    peer: Option<Vec<CertificateDer<'static>>>,
+    /// The caller judged under the snapshot generation it holds; judged again after a reload.
+    caller: Mutex<Option<(u64, Result<Caller, String>)>>,
+}
+
+impl Connection {
+    pub fn new(state: Arc<State>, peer: Option<Vec<CertificateDer<'static>>>) -> Self {
+        Self {
+            state,
+            peer,
+            caller: Mutex::new(None),
+        }
+    }
+
+    /// Answers one request; never fails (errors become problem documents).
+    pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let started = Instant::now();
+        let request_id = request_id::from_request(&req);
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        let (mut response, caller) = match self.route(req).await {
+            Ok((r, caller)) => (r, caller),
+            Err((e, caller)) => {
+                let (status, body) = e.to_problem(&request_id);
+                if status.is_server_error() {
+                    tracing::error!(request_id = %request_id, error = %e, "request failed");
+                }
+                let r = Response::builder()
+                    .status(status)
+                    .header(CONTENT_TYPE, "application/problem+json");
+                let r = match &e {
+                    ApiError::MethodNotAllowed { allowed, .. } => r.header(ALLOW, *allowed),
+                    _ => r,
+                };
+                (
+                    r.body(Full::new(Bytes::from(body))).unwrap_or_default(),
+                    caller,
+                )
+            }
+        };
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert(X_REQUEST_ID, v);
+        }
+        tracing::info!(
+            request_id = %request_id,
+            method = %method,
+            path = %path,
+            status = response.status().as_u16(),
+            caller_city = caller.as_ref().map(|c| c.city.as_str()).unwrap_or("-"),
+            caller_department = caller.as_ref().map(|c| c.department.as_str()).unwrap_or("-"),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "request"
+        );
+        response
+    }
+
+    async fn route(
+        &self,
+        req: Request<Incoming>,
+    ) -> Result<(Response<Full<Bytes>>, Option<Caller>), (ApiError, Option<Caller>)> {
+        let path = req.uri().path().to_owned();
+        let drain_limit = self.state.config.limits.max_batch_body_bytes;
+        if !path.starts_with("/v1/") {
+            discard_body(req, drain_limit).await;
+            return Err((ApiError::NotFound { path }, None));
+        }
+        let caller = match self.caller(&path) {
+            Ok(c) => c,
+            Err(e) => {
+                discard_body(req, drain_limit).await;
+                return Err((e, None));
+            }
+        };
+        let with = |e| (e, Some(caller.clone()));
+        let batch = match path.as_str() {
+            VERIFY => false,
+            VERIFY_BATCH => true,
+            _ => {
+                discard_body(req, drain_limit).await;
+                return Err(with(ApiError::NotFound { path }));
+            }
+        };
+        if req.method() != Method::POST {
+            let method = req.method().to_string();
+            discard_body(req, drain_limit).await;
+            return Err(with(ApiError::MethodNotAllowed {
+                method,
+                path,
+                allowed: "POST",
+            }));
+        }
+        let body = if batch {
+            self.verify_batch(req, &caller).await
+        } else {
+            self.verify_one(req, &caller).await
+        }
+        .map_err(with)?;
+        let response = Response::builder()
+            .status(StatusCode::OK)
+            .header(CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| with(ApiError::Internal(e.to_string())))?;
+        Ok((response, Some(caller)))
+    }
+
+    /// The caller of this connection, judged under the snapshot in force.
+    fn caller(&self, path: &str) -> Result<Caller, ApiError> {
+        let Some(peer) = &self.peer else {
+            return Err(ApiError::NoClientCert {
+                path: path.to_owned(),
+            });
+        };
+        let snapshot = self.state.snapshot();
+        let mut slot = self
+            .caller
+            .lock()
+            .map_err(|_| ApiError::Internal("caller lock poisoned".into()))?;
+        let judged = match slot.as_ref() {
+            Some((generation, judged)) if *generation == snapshot.generation => judged.clone(),
+            _ => {
+                let v = &snapshot.verifier;
+                let judged =
+                    caller::identify(peer, v.trust(), v.catalog()).map_err(|e| e.to_string());
+                if let Err(why) = &judged {
+                    tracing::warn!(reason = %why, "client certificate refused");
+                }
+                *slot = Some((snapshot.generation, judged.clone()));
+                judged
+            }
+        };
+        judged.map_err(ApiError::CallerNotTrusted)
+    }
+
+    async fn verify_one(
+        &self,
+        req: Request<Incoming>,
+        caller: &Caller,
+    ) -> Result<Vec<u8>, ApiError> {
+        check_media_type(
+            &req,
+            &["application/jose", "text/plain"],
+            "application/jose or text/plain",
+        )?;
+        let body = read_body(req, self.state.config.limits.max_body_bytes).await?;
+        let licence = body.trim_ascii().to_vec();
+        if licence.is_empty() {
+            return Err(ApiError::BadRequest("the body holds no licence".into()));
+        }
+        let verdicts = self.verify_all(vec![licence], caller.city.clone()).await?;
+        let verdict = verdicts
+            .first()
+            .ok_or_else(|| ApiError::Internal("no verdict".into()))?;
+        serde_json::to_vec(verdict).map_err(|e| ApiError::Internal(e.to_string()))
+    }
+
+    async fn verify_batch(
+        &self,
+        req: Request<Incoming>,
+        caller: &Caller,
+    ) -> Result<Vec<u8>, ApiError> {
+        check_media_type(&req, &["application/json"], "application/json")?;
+        let limits = &self.state.config.limits;
+        let body = read_body(req, limits.max_batch_body_bytes).await?;
+        let licences: Vec<String> = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::BadRequest(format!("the body must be a JSON array of strings: {e}"))
+        })?;
+        if licences.len() > limits.max_batch {
+            return Err(ApiError::BatchTooLarge {
+                len: licences.len(),
+                max: limits.max_batch,
+            });
+        }
+        let licences = licences
+            .into_iter()
+            .map(|l| l.as_bytes().trim_ascii().to_vec())
+            .collect();
+        let verdicts = self.verify_all(licences, caller.city.clone()).await?;
+        serde_json::to_vec(&verdicts).map_err(|e| ApiError::Internal(e.to_string()))
+    }
+
+    /// Verifies on the blocking pool (signature checks are CPU work), through the cache.
+    async fn verify_all(
+        &self,
+        licences: Vec<Vec<u8>>,
+        city: String,
+    ) -> Result<Vec<Verdict>, ApiError> {
+        let state = self.state.clone();
+        tokio::task::spawn_blocking(move || {
+            let snapshot = state.snapshot();
+            let verifier = &snapshot.verifier;
+            let now = state.clock.now();
+            licences
+                .iter()
+                .map(|licence| {
+                    let verdict = match state.cache.get(licence, &city, snapshot.generation) {
+                        Some(hit) => {
+                            state.metrics.cache_hits.inc();
+                            hit
+                        }
+                        None => {
+                            state.metrics.cache_misses.inc();
+                            let v = verifier.verify(licence, &city, now);
+                            state
+                                .cache
+                                .insert(licence, &city, snapshot.generation, &v, now);
+                            v
+                        }
+                    };
+                    state.metrics.record_verdict(&verdict, verifier.catalog());
+                    verdict
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("verification task failed: {e}")))
+    }
+}
+
+/// Refuses a body whose `Content-Type` is present and not one of `accepted` (parameters ignored).
+fn check_media_type(
+    req: &Request<Incoming>,
+    accepted: &[&str],
+    expected: &'static str,
+) -> Result<(), ApiError> {
+    let Some(value) = req.headers().get(CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let text = value.to_str().unwrap_or_default();
+    let essence = text.split(';').next().unwrap_or_default().trim();
+    if accepted.iter().any(|a| a.eq_ignore_ascii_case(essence)) {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType {
+            got: text.chars().take(100).collect(),
+            expected,
+        })
+    }
+}
+
+/// How long an early error answer waits for the request body to be read and dropped.
+const DISCARD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Reads and drops the body of a request answered with an error before its body mattered, so
+/// clients that send the body before reading (curl over HTTP/2) see the answer rather than a
+/// reset stream. Bounded by `limit` bytes and [`DISCARD_TIMEOUT`]; past either, it gives up.
+async fn discard_body(req: Request<Incoming>, limit: usize) {
+    let body = Limited::new(req.into_body(), limit).collect();
+    let _ = tokio::time::timeout(DISCARD_TIMEOUT, body).await;
+}
+
+/// Reads at most `limit` bytes of body; more is 413 (a `Content-Length` over it fails at once).
+async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::BodyTooLarge { limit });
+    }
+    match Limited::new(req.into_body(), limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(ApiError::BodyTooLarge { limit })
+        }
+        Err(e) => Err(ApiError::BadRequest(format!("cannot read the body: {e}"))),
+    }
+}

@@ -1,0 +1,111 @@
+//! The public listener's TLS: TLS 1.2 and 1.3 only, ALPN h2 and http/1.1, ring only, and client
+//! certificates checked by rustls against the union of every city's anchors.
+//!
+//! rustls only proves that the client chain ends at *some* city's anchor; which city may vouch
+//! for the caller is judged per connection by [`super::caller`].
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
+
+use crate::trust::TrustStore;
+
+/// The server's certificate chain and key, read once at start.
+pub struct ServerIdentity {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl Clone for ServerIdentity {
+    fn clone(&self) -> Self {
+        Self {
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+        }
+    }
+}
+
+/// Why a TLS configuration could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("{path}: cannot read the server certificate chain: {reason}")]
+    Chain { path: PathBuf, reason: String },
+    #[error("{path}: cannot read the server key: {reason}")]
+    Key { path: PathBuf, reason: String },
+    #[error("trust anchor `{subject}` of city {city} is not usable for TLS: {reason}")]
+    Anchor {
+        city: String,
+        subject: String,
+        reason: String,
+    },
+    #[error("the trust directory holds no anchor: no client could ever connect")]
+    NoAnchors,
+    #[error("cannot build the TLS configuration: {0}")]
+    Rustls(String),
+}
+
+/// The one crypto provider of the gateway.
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+impl ServerIdentity {
+    /// Reads a PEM chain (leaf first) and a PEM private key.
+    pub fn load(chain: &Path, key: &Path) -> Result<Self, TlsError> {
+        let chain_err = |reason: String| TlsError::Chain {
+            path: chain.to_path_buf(),
+            reason,
+        };
+        let certs = CertificateDer::pem_file_iter(chain)
+            .map_err(|e| chain_err(e.to_string()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| chain_err(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(chain_err("no certificate in the file".into()));
+        }
+        let key = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Key {
+            path: key.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        Ok(Self { chain: certs, key })
+    }
+}
+
+/// The server configuration for the current trust store.
+pub fn server_config(
+    identity: &ServerIdentity,
+    trust: &TrustStore,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for (city, anchor) in trust.all_anchors() {
+        roots
+            .add(CertificateDer::from(anchor.der().to_vec()))
+            .map_err(|e| TlsError::Anchor {
+                city: city.to_owned(),
+                subject: anchor.subject_text().to_owned(),
+                reason: e.to_string(),
+            })?;
+    }
+    if roots.is_empty() {
+        return Err(TlsError::NoAnchors);
+    }
+    let provider = provider();
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        // a request without a certificate gets a 401 problem instead of a bare TLS alert
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| TlsError::Rustls(e.to_string()))?;
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
+        .map_err(|e| TlsError::Rustls(e.to_string()))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(identity.chain.clone(), identity.key.clone_key())
+        .map_err(|e| TlsError::Rustls(e.to_string()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
