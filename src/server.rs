@@ -26,6 +26,7 @@ pub mod request_id;
 pub mod service;
 pub mod state;
 pub mod tls;
+pub mod upstream;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -36,6 +36,36 @@ pub enum KeyError {
     },
 }
 
+/// The bytes of a secret written as hex (tried first) or standard base64, at least
+/// [`AUDIT_KEY_MIN_BYTES`] long; surrounding whitespace is ignored.
+pub fn parse_secret(text: &str) -> Result<Vec<u8>, KeyError> {
+    let text = text.trim();
+    let bytes = if text.len() % 2 == 0 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        decode_hex(text).ok_or(KeyError::Encoding)?
+    } else {
+        STANDARD.decode(text).map_err(|_| KeyError::Encoding)?
+    };
+    if bytes.len() < AUDIT_KEY_MIN_BYTES {
+        return Err(KeyError::TooShort { len: bytes.len() });
+    }
+    Ok(bytes)
+}
+
+/// A secret read from a (small) file; see [`parse_secret`].
+pub fn read_secret(path: &Path) -> Result<Vec<u8>, KeyError> {
+    let io = |source| KeyError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    if len > KEY_FILE_MAX_BYTES {
+        return Err(KeyError::FileTooLarge {
+            path: path.to_owned(),
+        });
+    }
+    parse_secret(&std::fs::read_to_string(path).map_err(io)?)
+}
+
 impl AuditKey {
     /// A key from raw bytes (at least [`AUDIT_KEY_MIN_BYTES`]).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
@@ -48,28 +78,12 @@ impl AuditKey {
     /// A key from its text: hex (tried first: an even number of hex digits) or standard base64;
     /// surrounding whitespace is ignored.
     pub fn from_secret(text: &str) -> Result<Self, KeyError> {
-        let text = text.trim();
-        let bytes = if text.len() % 2 == 0 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            decode_hex(text).ok_or(KeyError::Encoding)?
-        } else {
-            STANDARD.decode(text).map_err(|_| KeyError::Encoding)?
-        };
-        Self::from_bytes(&bytes)
+        Self::from_bytes(&parse_secret(text)?)
     }
 
     /// A key from a file holding its text (see [`AuditKey::from_secret`]).
     pub fn from_file(path: &Path) -> Result<Self, KeyError> {
-        let io = |source| KeyError::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let len = std::fs::metadata(path).map_err(io)?.len();
-        if len > KEY_FILE_MAX_BYTES {
-            return Err(KeyError::FileTooLarge {
-                path: path.to_owned(),
-            });
-        }
-        Self::from_secret(&std::fs::read_to_string(path).map_err(io)?)
+        Self::from_bytes(&read_secret(path)?)
     }
 
     /// The keyed hash of a personal identifier (resident id, subject id): HMAC-SHA256 over the

@@ -22,15 +22,50 @@ pub struct Config {
     /// PEM PKCS#8 (or SEC1/PKCS#1) server key.
     pub tls_key: PathBuf,
     pub trust_dir: PathBuf,
-    /// `None`: the catalog and recognition table compiled into the binary.
+    /// `None`: the catalog and recognition table compiled into the binary, and no data-exchange
+    /// items.
     pub policies_dir: Option<PathBuf>,
-    /// Accepted and kept for the audit log (another issue).
-    pub audit_path: Option<PathBuf>,
-    /// Accepted, checked and kept for the data exchange (another issue).
+    /// Load (and reload) only a policy set whose `policy-set.jws` verifies (`tongban policy sign`).
+    pub require_signed_policies: bool,
+    /// Department kinds whose certificates may sign policy sets.
+    pub policy_signers: Vec<String>,
+    /// Secret of the `hash` mask; default: derived from the server key.
+    pub mask_key_file: Option<PathBuf>,
+    pub audit: AuditConfig,
+    /// The data exchange's upstreams, by name.
     pub upstreams: BTreeMap<String, Upstream>,
     pub limits: Limits,
     pub cache: CacheConfig,
 }
+
+/// The audit log (contract section 8).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditConfig {
+    pub path: PathBuf,
+    /// fsync at least this often (group commit); zero: fsync every record before answering.
+    pub flush_interval: Duration,
+    /// A file past this size is rotated (the chain continues in the next one).
+    pub max_bytes: u64,
+    /// Secret of the keyed hashes of personal identifiers; default: derived from the server key.
+    pub key_file: Option<PathBuf>,
+}
+
+impl AuditConfig {
+    /// Defaults for a log at `path`.
+    pub fn at(path: PathBuf) -> Self {
+        Self {
+            path,
+            flush_interval: Duration::from_millis(DEFAULT_AUDIT_FLUSH_MS),
+            max_bytes: DEFAULT_AUDIT_MAX_BYTES,
+            key_file: None,
+        }
+    }
+}
+
+pub const DEFAULT_AUDIT_FLUSH_MS: u64 = 100;
+pub const DEFAULT_AUDIT_MAX_BYTES: u64 = 64 * 1024 * 1024;
+/// Largest upstream response body read (and filtered); a bigger one is a 502.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
 /// One upstream of the data exchange.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,6 +93,8 @@ pub struct Limits {
     pub max_connections: usize,
     /// On shutdown, requests still running after this long are cut off.
     pub drain_timeout: Duration,
+    /// Largest upstream response body (exchange); bigger is 502 `UPSTREAM_ERROR`.
+    pub max_response_bytes: usize,
 }
 
 /// Defaults of [`Limits`]; each names its reason at the field.
@@ -85,6 +122,7 @@ impl Default for Limits {
             max_batch: DEFAULT_MAX_BATCH,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             drain_timeout: Duration::from_millis(DEFAULT_DRAIN_TIMEOUT_MS),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -165,9 +203,8 @@ struct RawConfig {
     tls: RawTls,
     trust: RawDir,
     #[serde(default)]
-    policies: Option<RawDir>,
-    #[serde(default)]
-    audit: Option<RawAudit>,
+    policies: Option<RawPolicies>,
+    audit: RawAudit,
     #[serde(default)]
     upstreams: BTreeMap<String, RawUpstream>,
     #[serde(default)]
@@ -203,8 +240,26 @@ struct RawDir {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawPolicies {
+    dir: PathBuf,
+    #[serde(default)]
+    require_signed_policies: bool,
+    #[serde(default)]
+    signers: Option<Vec<String>>,
+    #[serde(default)]
+    mask_key_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawAudit {
     path: PathBuf,
+    #[serde(default)]
+    flush_interval_ms: Option<u64>,
+    #[serde(default)]
+    max_bytes: Option<u64>,
+    #[serde(default)]
+    key_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -227,6 +282,7 @@ struct RawLimits {
     max_batch: Option<usize>,
     max_connections: Option<usize>,
     drain_timeout_ms: Option<u64>,
+    max_response_bytes: Option<usize>,
 }
 
 #[derive(Default, Deserialize)]
@@ -280,6 +336,7 @@ impl RawConfig {
             drain_timeout: l
                 .drain_timeout_ms
                 .map_or(d.drain_timeout, Duration::from_millis),
+            max_response_bytes: l.max_response_bytes.unwrap_or(d.max_response_bytes),
         };
         for (name, zero) in [
             ("handshake_timeout_ms", limits.handshake_timeout.is_zero()),
@@ -291,6 +348,7 @@ impl RawConfig {
             ("max_batch_body_bytes", limits.max_batch_body_bytes == 0),
             ("max_batch", limits.max_batch == 0),
             ("max_connections", limits.max_connections == 0),
+            ("max_response_bytes", limits.max_response_bytes == 0),
         ] {
             if zero {
                 problems.push(format!("limits.{name}: must be positive"));
@@ -310,8 +368,36 @@ impl RawConfig {
             tls_cert: base.join(self.tls.cert),
             tls_key: base.join(self.tls.key),
             trust_dir: base.join(self.trust.dir),
-            policies_dir: self.policies.map(|p| base.join(p.dir)),
-            audit_path: self.audit.map(|a| base.join(a.path)),
+            policies_dir: self.policies.as_ref().map(|p| base.join(&p.dir)),
+            require_signed_policies: self
+                .policies
+                .as_ref()
+                .is_some_and(|p| p.require_signed_policies),
+            policy_signers: self
+                .policies
+                .as_ref()
+                .and_then(|p| p.signers.clone())
+                .unwrap_or_else(|| {
+                    crate::policy::signing::DEFAULT_SIGNER_DEPARTMENTS
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect()
+                }),
+            mask_key_file: self
+                .policies
+                .as_ref()
+                .and_then(|p| p.mask_key_file.as_ref())
+                .map(|f| base.join(f)),
+            audit: AuditConfig {
+                path: base.join(&self.audit.path),
+                flush_interval: Duration::from_millis(
+                    self.audit
+                        .flush_interval_ms
+                        .unwrap_or(DEFAULT_AUDIT_FLUSH_MS),
+                ),
+                max_bytes: self.audit.max_bytes.unwrap_or(DEFAULT_AUDIT_MAX_BYTES),
+                key_file: self.audit.key_file.as_ref().map(|f| base.join(f)),
+            },
             upstreams,
             limits,
             cache,
@@ -393,7 +479,7 @@ ttl_secs = 60
         assert_eq!(c.tls_cert, PathBuf::from("/srv/tb/server-chain.pem"));
         assert_eq!(c.trust_dir, PathBuf::from("/srv/tb/trust"));
         assert_eq!(c.policies_dir, Some(PathBuf::from("/etc/tongban/policies")));
-        assert_eq!(c.audit_path, Some(PathBuf::from("/srv/tb/audit.jsonl")));
+        assert_eq!(c.audit.path, PathBuf::from("/srv/tb/audit.jsonl"));
         assert_eq!(c.upstreams["hpf-xianning"].timeout, Duration::from_secs(5));
         assert_eq!(c.limits.max_batch, 10);
         assert_eq!(c.limits.max_body_bytes, DEFAULT_MAX_BODY_BYTES);

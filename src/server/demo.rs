@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use super::config::{CacheConfig, Config, Limits};
+use super::config::{AuditConfig, CacheConfig, Config, Limits};
 use super::{start, ServerError};
 use crate::catalog::Catalog;
 use crate::pki::demo::{self as pki_demo, DemoError as PkiDemoError};
@@ -97,7 +97,10 @@ async fn run_in(dir: &Path, options: &DemoOptions) -> Result<(), DemoError> {
         tls_key: dir.join("server/server.key"),
         trust_dir: dir.join("trust"),
         policies_dir: options.policies.clone(),
-        audit_path: None,
+        require_signed_policies: false,
+        policy_signers: vec!["GOV_SERVICE".into()],
+        mask_key_file: None,
+        audit: AuditConfig::at(dir.join("audit.jsonl")),
         upstreams: Default::default(),
         limits: Limits::default(),
         cache: CacheConfig::default(),

@@ -19,7 +19,7 @@ use tokio_rustls::TlsConnector;
 
 use tongban::catalog::Catalog;
 use tongban::pki::{CertSpec, Issued};
-use tongban::server::config::{CacheConfig, Config, Limits};
+use tongban::server::config::{AuditConfig, CacheConfig, Config, Limits};
 use tongban::server::{self, Running};
 
 /// The demo PKI plus the certificates of the negative cases, generated once per test binary.
@@ -156,7 +156,10 @@ pub fn config(dir: &Path) -> Config {
         tls_key: dir.join("server/server.key"),
         trust_dir: dir.join("trust"),
         policies_dir: None,
-        audit_path: None,
+        require_signed_policies: false,
+        policy_signers: vec!["GOV_SERVICE".into()],
+        mask_key_file: None,
+        audit: AuditConfig::at(dir.join("audit.jsonl")),
         upstreams: Default::default(),
         limits: Limits::default(),
         cache: CacheConfig::default(),
