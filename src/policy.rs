@@ -14,6 +14,7 @@ pub mod filter;
 pub mod load;
 pub mod model;
 pub mod rate;
+pub mod synthetic;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
