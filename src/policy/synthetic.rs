@@ -405,7 +405,7 @@ fn item(index: usize, rng: &mut Rng) -> Item {
         let (other_city, _) = *rng.pick(&CITIES);
         forbids.push(Forbid {
             id: "suspended-caller".into(),
-            callers: vec![pattern(Some(other_city), *rng.pick(cat.callers))],
+            callers: vec![pattern(Some(other_city), rng.pick::<&str>(cat.callers))],
             purposes: rng
                 .chance(50)
                 .then(|| vec![(*rng.pick(cat.purposes)).to_owned()]),
@@ -489,7 +489,8 @@ fn permit(
         .filter(|(p, _)| granted.contains(p) && (cross_city || rng.chance(20)))
         .cloned()
         .collect();
-    let rate = (!rng.chance(10)).then(|| Rate::parse(*rng.pick(&RATES)).expect("valid rate"));
+    let rate =
+        (!rng.chance(10)).then(|| Rate::parse(rng.pick::<&str>(&RATES)).expect("valid rate"));
     let require_licence = rng.chance(20).then(|| (*rng.pick(cat.licences)).to_owned());
     let (valid_from, valid_until) = if rng.chance(15) {
         let from = DAY_2025_01_01 + rng.below(365) as Day;
