@@ -6,7 +6,9 @@
 //! - [`decide`]: the decision, deny by default, with the determining rule ids;
 //! - [`filter`]: response filtering and masks;
 //! - [`rate`]: token buckets per calling organisation and item;
-//! - [`cases`]: policy test cases (request → expected decision).
+//! - [`cases`]: policy test cases (request → expected decision);
+//! - [`lint`], [`diff`], [`signing`]: the security teams' tools;
+//! - [`synthetic`]: a full-scale generated policy set for benchmarks.
 
 pub mod cases;
 pub mod decide;
@@ -17,6 +19,7 @@ pub mod load;
 pub mod model;
 pub mod rate;
 pub mod signing;
+pub mod synthetic;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
