@@ -3,8 +3,8 @@
 use super::model::Day;
 use super::model::{CallerPattern, FieldPath, Forbid, Item, Part, Permit};
 
-/// Field names (last path segment, case-insensitive) that hold personal data even when an item
-/// does not mark them `sensitive`.
+/// Field names (last path segment, case-insensitive) taken as personal data in items that have
+/// no `sensitive` list.
 pub const PERSONAL_FIELD_NAMES: [&str; 24] = [
     "id_number",
     "id_no",
