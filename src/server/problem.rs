@@ -2,6 +2,8 @@
 //! (RFC 9457, contract section 5).
 
 use hyper::StatusCode;
+
+use crate::policy::decide::DenyReason;
 use serde::Serialize;
 
 /// Everything a `/v1` request can fail with (admin routes answer plainly).
@@ -29,8 +31,35 @@ pub enum ApiError {
     /// Our extension: a body whose media type the route does not take.
     #[error("media type `{got}` is not accepted; send {expected}")]
     UnsupportedMediaType { got: String, expected: &'static str },
+    #[error("the `X-Purpose` header is required")]
+    MissingPurpose,
+    #[error("bad path {0}")]
+    BadPath(String),
+    #[error("no service item `{0}`")]
+    UnknownItem(String),
+    #[error("`{method}` is not a method of this item; use {allowed}")]
+    ItemMethodNotAllowed { method: String, allowed: String },
+    /// The policy refused (forbid, no permit, licence required).
+    #[error("{}", denial_text(*.0))]
+    Denied(DenyReason),
+    #[error("rate limit reached; retry after {retry_after} s")]
+    RateLimited { retry_after: u64 },
+    #[error("{0}")]
+    UpstreamError(String),
+    #[error("the upstream did not answer within {0} ms")]
+    UpstreamTimeout(u64),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+fn denial_text(reason: DenyReason) -> &'static str {
+    match reason {
+        DenyReason::ForbiddenByPolicy => "a policy rule forbids this caller this item",
+        DenyReason::LicenceRequired => {
+            "a verified licence of the data subject is required (`X-Subject-Licence`)"
+        }
+        _ => "no policy rule permits this caller this item for this purpose",
+    }
 }
 
 /// Status, problem `code` and `title` of an error: the only mapping to the outside.
@@ -62,6 +91,58 @@ pub fn classify(err: &ApiError) -> (StatusCode, &'static str, &'static str) {
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "UNSUPPORTED_MEDIA_TYPE",
             "Unsupported media type",
+        ),
+        ApiError::MissingPurpose => (
+            StatusCode::BAD_REQUEST,
+            "MISSING_PURPOSE",
+            "Purpose required",
+        ),
+        ApiError::BadPath(_) => (StatusCode::BAD_REQUEST, "BAD_PATH", "Bad path"),
+        ApiError::UnknownItem(_) => (
+            StatusCode::NOT_FOUND,
+            "UNKNOWN_ITEM",
+            "Unknown service item",
+        ),
+        ApiError::ItemMethodNotAllowed { .. } => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "Method not allowed",
+        ),
+        ApiError::Denied(DenyReason::ForbiddenByPolicy) => (
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN_BY_POLICY",
+            "Forbidden by policy",
+        ),
+        ApiError::Denied(DenyReason::LicenceRequired) => (
+            StatusCode::FORBIDDEN,
+            "LICENCE_REQUIRED",
+            "Subject licence required",
+        ),
+        ApiError::Denied(DenyReason::UnknownItem) => (
+            StatusCode::NOT_FOUND,
+            "UNKNOWN_ITEM",
+            "Unknown service item",
+        ),
+        ApiError::Denied(DenyReason::MethodNotAllowed) => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "Method not allowed",
+        ),
+        ApiError::Denied(DenyReason::NoMatchingPermit) => (
+            StatusCode::FORBIDDEN,
+            "NO_MATCHING_PERMIT",
+            "No matching permit",
+        ),
+        ApiError::RateLimited { .. } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            "Rate limit reached",
+        ),
+        ApiError::UpstreamError(_) => (StatusCode::BAD_GATEWAY, "UPSTREAM_ERROR", "Upstream error"),
+        ApiError::UpstreamTimeout(_) => (
+            StatusCode::GATEWAY_TIMEOUT,
+            "UPSTREAM_TIMEOUT",
+            "Upstream timeout",
         ),
         ApiError::Internal(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -147,6 +228,53 @@ mod tests {
                 415,
                 "UNSUPPORTED_MEDIA_TYPE",
             ),
+            (ApiError::MissingPurpose, 400, "MISSING_PURPOSE"),
+            (ApiError::BadPath("..".into()), 400, "BAD_PATH"),
+            (ApiError::UnknownItem("X".into()), 404, "UNKNOWN_ITEM"),
+            (
+                ApiError::ItemMethodNotAllowed {
+                    method: "PUT".into(),
+                    allowed: "GET".into(),
+                },
+                405,
+                "METHOD_NOT_ALLOWED",
+            ),
+            (
+                ApiError::Denied(DenyReason::ForbiddenByPolicy),
+                403,
+                "FORBIDDEN_BY_POLICY",
+            ),
+            (
+                ApiError::Denied(DenyReason::LicenceRequired),
+                403,
+                "LICENCE_REQUIRED",
+            ),
+            (
+                ApiError::Denied(DenyReason::NoMatchingPermit),
+                403,
+                "NO_MATCHING_PERMIT",
+            ),
+            (
+                ApiError::Denied(DenyReason::UnknownItem),
+                404,
+                "UNKNOWN_ITEM",
+            ),
+            (
+                ApiError::Denied(DenyReason::MethodNotAllowed),
+                405,
+                "METHOD_NOT_ALLOWED",
+            ),
+            (
+                ApiError::RateLimited { retry_after: 3 },
+                429,
+                "RATE_LIMITED",
+            ),
+            (
+                ApiError::UpstreamError("down".into()),
+                502,
+                "UPSTREAM_ERROR",
+            ),
+            (ApiError::UpstreamTimeout(5000), 504, "UPSTREAM_TIMEOUT"),
             (ApiError::Internal("boom".into()), 500, "INTERNAL"),
         ];
         for (err, status, code) in cases {

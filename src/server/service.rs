@@ -5,14 +5,16 @@ use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 use rustls::pki_types::CertificateDer;
 
 use super::caller::{self, Caller};
+use super::exchange;
 use super::problem::ApiError;
 use super::request_id::{self, X_REQUEST_ID};
 use super::state::State;
+use crate::audit::{self, Record};
 use crate::licence::Verdict;
 
 /// Route of single verification.
@@ -43,7 +45,7 @@ impl Connection {
         let request_id = request_id::from_request(&req);
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
-        let (mut response, caller) = match self.route(req).await {
+        let (mut response, caller) = match self.route(req, &request_id).await {
             Ok((r, caller)) => (r, caller),
             Err((e, caller)) => {
                 let (status, body) = e.to_problem(&request_id);
@@ -55,6 +57,10 @@ impl Connection {
                     .header(CONTENT_TYPE, "application/problem+json");
                 let r = match &e {
                     ApiError::MethodNotAllowed { allowed, .. } => r.header(ALLOW, *allowed),
+                    ApiError::ItemMethodNotAllowed { allowed, .. } => {
+                        r.header(ALLOW, allowed.as_str())
+                    }
+                    ApiError::RateLimited { retry_after } => r.header(RETRY_AFTER, *retry_after),
                     _ => r,
                 };
                 (
@@ -82,6 +88,7 @@ impl Connection {
     async fn route(
         &self,
         req: Request<Incoming>,
+        request_id: &str,
     ) -> Result<(Response<Full<Bytes>>, Option<Caller>), (ApiError, Option<Caller>)> {
         let path = req.uri().path().to_owned();
         let drain_limit = self.state.config.limits.max_batch_body_bytes;
@@ -97,6 +104,12 @@ impl Connection {
             }
         };
         let with = |e| (e, Some(caller.clone()));
+        if path.starts_with(exchange::EXCHANGE_PREFIX) {
+            return exchange::handle(&self.state, req, &caller, request_id)
+                .await
+                .map(|r| (r, Some(caller.clone())))
+                .map_err(with);
+        }
         let batch = match path.as_str() {
             VERIFY => false,
             VERIFY_BATCH => true,
@@ -115,9 +128,9 @@ impl Connection {
             }));
         }
         let body = if batch {
-            self.verify_batch(req, &caller).await
+            self.verify_batch(req, &caller, request_id).await
         } else {
-            self.verify_one(req, &caller).await
+            self.verify_one(req, &caller, request_id).await
         }
         .map_err(with)?;
         let response = Response::builder()
@@ -160,6 +173,7 @@ impl Connection {
         &self,
         req: Request<Incoming>,
         caller: &Caller,
+        request_id: &str,
     ) -> Result<Vec<u8>, ApiError> {
         check_media_type(
             &req,
@@ -171,7 +185,7 @@ impl Connection {
         if licence.is_empty() {
             return Err(ApiError::BadRequest("the body holds no licence".into()));
         }
-        let verdicts = self.verify_all(vec![licence], caller.city.clone()).await?;
+        let verdicts = self.verify_all(vec![licence], caller, request_id).await?;
         let verdict = verdicts
             .first()
             .ok_or_else(|| ApiError::Internal("no verdict".into()))?;
@@ -182,6 +196,7 @@ impl Connection {
         &self,
         req: Request<Incoming>,
         caller: &Caller,
+        request_id: &str,
     ) -> Result<Vec<u8>, ApiError> {
         check_media_type(&req, &["application/json"], "application/json")?;
         let limits = &self.state.config.limits;
@@ -199,45 +214,59 @@ impl Connection {
             .into_iter()
             .map(|l| l.as_bytes().trim_ascii().to_vec())
             .collect();
-        let verdicts = self.verify_all(licences, caller.city.clone()).await?;
+        let verdicts = self.verify_all(licences, caller, request_id).await?;
         serde_json::to_vec(&verdicts).map_err(|e| ApiError::Internal(e.to_string()))
     }
 
-    /// Verifies on the blocking pool (signature checks are CPU work), through the cache.
+    /// Verifies on the blocking pool (signature checks are CPU work), through the cache; one
+    /// audit record per licence, written before the answer.
     async fn verify_all(
         &self,
         licences: Vec<Vec<u8>>,
-        city: String,
+        caller: &Caller,
+        request_id: &str,
     ) -> Result<Vec<Verdict>, ApiError> {
         let state = self.state.clone();
-        tokio::task::spawn_blocking(move || {
-            let snapshot = state.snapshot();
-            let verifier = &snapshot.verifier;
-            let now = state.clock.now();
+        let city = caller.city.clone();
+        let started = Instant::now();
+        let verdicts = tokio::task::spawn_blocking(move || {
             licences
                 .iter()
-                .map(|licence| {
-                    let verdict = match state.cache.get(licence, &city, snapshot.generation) {
-                        Some(hit) => {
-                            state.metrics.cache_hits.inc();
-                            hit
-                        }
-                        None => {
-                            state.metrics.cache_misses.inc();
-                            let v = verifier.verify(licence, &city, now);
-                            state
-                                .cache
-                                .insert(licence, &city, snapshot.generation, &v, now);
-                            v
-                        }
-                    };
-                    state.metrics.record_verdict(&verdict, verifier.catalog());
-                    verdict
-                })
-                .collect()
+                .map(|licence| state.verify_cached(licence, &city))
+                .collect::<Vec<_>>()
         })
         .await
-        .map_err(|e| ApiError::Internal(format!("verification task failed: {e}")))
+        .map_err(|e| ApiError::Internal(format!("verification task failed: {e}")))?;
+        let latency = started.elapsed().as_millis() as u64;
+        let who = audit::Caller::new(
+            caller.city.clone(),
+            caller.department.clone(),
+            caller.org.clone(),
+        );
+        for verdict in &verdicts {
+            let decision = if verdict.valid {
+                audit::Decision::Valid
+            } else {
+                audit::Decision::Invalid
+            };
+            let mut record = Record::licence_verification(
+                request_id,
+                who.clone(),
+                verdict.ltype.clone(),
+                verdict.lid.clone(),
+                decision,
+            )
+            .status(200)
+            .latency_ms(latency);
+            if let Some(first) = verdict.errors.first() {
+                record = record.error_code(first.code.as_str());
+            }
+            if let Some(id) = verdict.holder.as_ref().and_then(|h| h.id.as_deref()) {
+                record = record.subject(self.state.audit_key.personal_id(id));
+            }
+            self.state.audit(&record)?;
+        }
+        Ok(verdicts)
     }
 }
 

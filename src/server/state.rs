@@ -4,23 +4,33 @@
 //! as a whole; requests and handshakes take the current one, so a reload never drops a
 //! connection. The verdict cache is keyed by snapshot generation and emptied on reload.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
+use ring::hkdf;
 use tokio_rustls::TlsAcceptor;
 
 use super::cache::VerdictCache;
 use super::config::Config;
 use super::metrics::{Metrics, RELOAD_TRUST_POLICIES};
+use super::problem::ApiError;
 use super::tls::{self, ServerIdentity, TlsError};
+use super::upstream::{UpstreamSetupError, Upstreams};
+use crate::audit::{AuditError, AuditKey, AuditLog, AuditOptions, KeyError, Record};
 use crate::licence::verify::LoadError;
-use crate::licence::Verifier;
+use crate::licence::{Verdict, Verifier};
+use crate::policy::filter::MaskKey;
+use crate::policy::rate::RateLimiter;
+use crate::policy::{signing, PolicyError, PolicySet};
 use crate::time::Clock;
 
 /// What one generation of trust and policies gives the server.
 pub struct Snapshot {
     pub generation: u64,
     pub verifier: Arc<Verifier>,
+    pub policies: Arc<PolicySet>,
     pub acceptor: TlsAcceptor,
 }
 
@@ -31,8 +41,20 @@ pub enum LoadSnapshotError {
     Verifier(#[from] LoadError),
     #[error("{0}")]
     Tls(#[from] TlsError),
+    #[error("{0}")]
+    Policies(#[from] PolicyError),
+    #[error("policy set signature: {0}")]
+    Signature(#[from] signing::SigningError),
     #[error("the reload task failed: {0}")]
     Task(String),
+    #[error("{0}")]
+    Upstream(#[from] UpstreamSetupError),
+    #[error("audit log: {0}")]
+    Audit(#[from] AuditError),
+    #[error("{0}")]
+    Key(#[from] KeyError),
+    #[error("{0}")]
+    ServerKey(String),
 }
 
 /// Shared by every connection.
@@ -41,6 +63,15 @@ pub struct State {
     pub metrics: Metrics,
     pub cache: VerdictCache,
     pub clock: Arc<dyn Clock>,
+    pub upstreams: Upstreams,
+    pub audit_log: AuditLog,
+    /// Keyed hashes of personal identifiers in audit records.
+    pub audit_key: AuditKey,
+    /// The `hash` mask's key.
+    pub mask_key: MaskKey,
+    pub rates: RateLimiter,
+    /// Monotonic time origin of the rate limiter.
+    pub started: Instant,
     identity: ServerIdentity,
     snapshot: RwLock<Arc<Snapshot>>,
     next_generation: AtomicU64,
@@ -57,8 +88,34 @@ impl State {
         metrics: Metrics,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, LoadSnapshotError> {
-        let snapshot = build_snapshot(&config, &identity, 1)?;
+        let snapshot = build_snapshot(&config, &identity, 1, clock.now())?;
+        let upstreams = Upstreams::new(&config.upstreams)?;
+        let audit_key = AuditKey::from_bytes(&secret(
+            config.audit.key_file.as_deref(),
+            &config.tls_key,
+            "tongban audit personal ids",
+        )?)?;
+        let mask_key = MaskKey::new(&secret(
+            config.mask_key_file.as_deref(),
+            &config.tls_key,
+            "tongban hash mask",
+        )?);
+        let options = AuditOptions {
+            flush_interval: config.audit.flush_interval,
+            max_bytes: config.audit.max_bytes,
+            ..AuditOptions::default()
+        };
+        let audit_log = AuditLog::open(&config.audit.path, options)?;
+        for notice in audit_log.notices() {
+            tracing::warn!(notice = ?notice, "audit log notice");
+        }
         Ok(Self {
+            upstreams,
+            audit_log,
+            audit_key,
+            mask_key,
+            rates: RateLimiter::default(),
+            started: Instant::now(),
             cache: VerdictCache::new(&config.cache),
             config,
             metrics,
@@ -86,7 +143,12 @@ impl State {
         let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
         let state = self.clone();
         let built = tokio::task::spawn_blocking(move || {
-            build_snapshot(&state.config, &state.identity, generation)
+            build_snapshot(
+                &state.config,
+                &state.identity,
+                generation,
+                state.clock.now(),
+            )
         })
         .await
         .unwrap_or_else(|e| Err(LoadSnapshotError::Task(e.to_string())));
@@ -118,21 +180,100 @@ impl State {
     pub fn is_draining(&self) -> bool {
         self.draining.load(Ordering::Relaxed)
     }
+
+    /// Verifies a licence for `city` now, through the verdict cache; counts it in the metrics.
+    pub fn verify_cached(&self, licence: &[u8], city: &str) -> Verdict {
+        let snapshot = self.snapshot();
+        let now = self.clock.now();
+        let verdict = match self.cache.get(licence, city, snapshot.generation) {
+            Some(hit) => {
+                self.metrics.cache_hits.inc();
+                hit
+            }
+            None => {
+                self.metrics.cache_misses.inc();
+                let v = snapshot.verifier.verify(licence, city, now);
+                self.cache
+                    .insert(licence, city, snapshot.generation, &v, now);
+                v
+            }
+        };
+        self.metrics
+            .record_verdict(&verdict, snapshot.verifier.catalog());
+        verdict
+    }
+
+    /// Appends an audit record; a failure means the answer must not be sent (500).
+    pub fn audit(&self, record: &Record) -> Result<(), ApiError> {
+        let append = || self.audit_log.append(record);
+        // with fsync per record, appending blocks on the disk: keep it off the async workers
+        let result = if self.config.audit.flush_interval.is_zero() {
+            tokio::task::block_in_place(append)
+        } else {
+            append()
+        };
+        result.map(|_| ()).map_err(|e| {
+            tracing::error!(error = %e, "audit log append failed; refusing to answer");
+            ApiError::Internal(format!("audit log: {e}"))
+        })
+    }
+}
+
+/// A secret from its file, else derived from the server's private key (HKDF-SHA256 with
+/// `purpose`): stable for a deployment, never printed, different for every purpose.
+fn secret(
+    file: Option<&Path>,
+    server_key: &Path,
+    purpose: &str,
+) -> Result<Vec<u8>, LoadSnapshotError> {
+    if let Some(file) = file {
+        return Ok(crate::audit::key::read_secret(file)?);
+    }
+    let ikm = std::fs::read(server_key)
+        .map_err(|e| LoadSnapshotError::ServerKey(format!("{}: {e}", server_key.display())))?;
+    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"tongban deployment secret").extract(&ikm);
+    let info = [purpose.as_bytes()];
+    let okm = prk
+        .expand(&info, hkdf::HKDF_SHA256)
+        .map_err(|_| LoadSnapshotError::ServerKey("key derivation failed".into()))?;
+    let mut out = vec![0u8; 32];
+    okm.fill(&mut out)
+        .map_err(|_| LoadSnapshotError::ServerKey("key derivation failed".into()))?;
+    Ok(out)
 }
 
 fn build_snapshot(
     config: &Config,
     identity: &ServerIdentity,
     generation: u64,
+    now: crate::time::UnixTime,
 ) -> Result<Snapshot, LoadSnapshotError> {
     let verifier = Verifier::load(&config.trust_dir, config.policies_dir.as_deref())?;
     for notice in verifier.trust().notices() {
         tracing::warn!(notice = %notice, "trust directory notice");
     }
+    let policies = match &config.policies_dir {
+        Some(dir) => {
+            if config.require_signed_policies {
+                let set = signing::verify(
+                    dir,
+                    verifier.trust(),
+                    verifier.catalog(),
+                    &config.policy_signers,
+                    now,
+                )?;
+                tracing::info!(signer = %set.signer, files = set.files, "policy set signature verified");
+            }
+            let upstreams = config.upstreams.keys().cloned().collect();
+            PolicySet::load(dir, verifier.catalog(), Some(&upstreams))?
+        }
+        None => PolicySet::default(),
+    };
     let tls = tls::server_config(identity, verifier.trust())?;
     Ok(Snapshot {
         generation,
         verifier: Arc::new(verifier),
+        policies: Arc::new(policies),
         acceptor: TlsAcceptor::from(tls),
     })
 }
