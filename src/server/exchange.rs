@@ -64,7 +64,6 @@ pub async fn handle(
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     let started = Instant::now();
     let raw_path = req.uri().path().to_owned();
-    let (item_id, rest) = split_path(&raw_path)?;
     let purpose = header_text(req.headers(), X_PURPOSE).filter(|p| !p.trim().is_empty());
     let mut outcome = Outcome {
         item_known: false,
@@ -72,18 +71,24 @@ pub async fn handle(
         report: FilterReport::default(),
     };
     let mut subject = None;
-    let result = exchange(
-        state,
-        req,
-        caller,
-        request_id,
-        &item_id,
-        &rest,
-        purpose.as_deref(),
-        &mut outcome,
-        &mut subject,
-    )
-    .await;
+    let (item_id, result) = match split_path(&raw_path) {
+        Ok((item_id, rest)) => {
+            let result = exchange(
+                state,
+                req,
+                caller,
+                request_id,
+                &item_id,
+                &rest,
+                purpose.as_deref(),
+                &mut outcome,
+                &mut subject,
+            )
+            .await;
+            (item_id, result)
+        }
+        Err(e) => (String::new(), Err(e)),
+    };
     let (status, decision, error_code) = match &result {
         Ok(r) => (r.status(), audit::Decision::Permit, None),
         Err(e) => {
