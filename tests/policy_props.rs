@@ -108,7 +108,7 @@ fn item() -> impl Strategy<Value = Item> {
                     .map(|f| FieldPath::parse(f).unwrap())
                     .collect(),
                 legal_basis: None,
-                sensitive: Vec::new(),
+                sensitive: None,
                 permits,
                 forbids,
                 origin: Origin::default(),

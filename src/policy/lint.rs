@@ -204,14 +204,14 @@ fn outside_city(c: &CallerPattern, provider_city: &str) -> bool {
 }
 
 fn personal(item: &Item, field: &FieldPath) -> bool {
-    item.sensitive
-        .iter()
-        .any(|s| s.within(field) || field.within(s))
-        || field.segments().iter().any(|seg| {
+    match &item.sensitive {
+        Some(list) => list.iter().any(|s| s.within(field) || field.within(s)),
+        None => field.segments().last().is_some_and(|seg| {
             PERSONAL_FIELD_NAMES
                 .iter()
                 .any(|n| seg.eq_ignore_ascii_case(n))
-        })
+        }),
+    }
 }
 
 /// Why a text is suspicious: bidirectional controls, invisible characters, or letters of

@@ -51,7 +51,7 @@ struct RawItem {
     fields: Spanned<Vec<String>>,
     legal_basis: Option<String>,
     #[serde(default)]
-    sensitive: Vec<Spanned<String>>,
+    sensitive: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     permit: Vec<Spanned<RawPermit>>,
     #[serde(default)]
@@ -263,24 +263,24 @@ impl Ctx<'_> {
             self.bad(&raw.methods, "`methods` is empty".into());
         }
         let fields = self.paths(&raw.fields, None);
-        let sensitive = raw
-            .sensitive
-            .iter()
-            .filter_map(|s| {
-                let p =
-                    FieldPath::parse(s.get_ref()).filter(|p| fields.iter().any(|f| p.within(f)));
-                if p.is_none() {
-                    self.bad(
-                        s,
-                        format!(
-                            "sensitive field `{}` is not among the item's fields",
-                            s.get_ref()
-                        ),
-                    );
-                }
-                p
-            })
-            .collect();
+        let sensitive = raw.sensitive.as_ref().map(|list| {
+            list.iter()
+                .filter_map(|s| {
+                    let p = FieldPath::parse(s.get_ref())
+                        .filter(|p| fields.iter().any(|f| p.within(f)));
+                    if p.is_none() {
+                        self.bad(
+                            s,
+                            format!(
+                                "sensitive field `{}` is not among the item's fields",
+                                s.get_ref()
+                            ),
+                        );
+                    }
+                    p
+                })
+                .collect()
+        });
         let mut rule_ids = HashSet::new();
         let mut permits = Vec::new();
         for raw_permit in raw.permit {

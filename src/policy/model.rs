@@ -226,8 +226,9 @@ pub struct Item {
     pub methods: Vec<String>,
     pub fields: Vec<FieldPath>,
     pub legal_basis: Option<String>,
-    /// Our extension: fields the provider marks personal (for `policy check`).
-    pub sensitive: Vec<FieldPath>,
+    /// Our extension: the fields the provider marks personal (for `policy check`); `Some(empty)`
+    /// says "reviewed: nothing personal", `None` leaves it to the documented field names.
+    pub sensitive: Option<Vec<FieldPath>>,
     pub permits: Vec<Permit>,
     pub forbids: Vec<Forbid>,
     pub origin: Origin,

@@ -435,7 +435,7 @@ fn item(index: usize, rng: &mut Rng) -> Item {
             "《国务院关于加快推进政务服务“跨省通办”的指导意见》；{}相关法规",
             cat.name
         )),
-        sensitive: personal.into_iter().map(|(p, _)| p).collect(),
+        sensitive: Some(personal.into_iter().map(|(p, _)| p).collect()),
         permits,
         forbids,
         origin: Origin::default(),
@@ -606,8 +606,8 @@ pub fn render_item(item: &Item) -> String {
     if let Some(basis) = &item.legal_basis {
         let _ = writeln!(s, "legal_basis = {}", quote(basis));
     }
-    if !item.sensitive.is_empty() {
-        let _ = writeln!(s, "sensitive = {}", list(&item.sensitive));
+    if let Some(sensitive) = &item.sensitive {
+        let _ = writeln!(s, "sensitive = {}", list(sensitive));
     }
     for p in &item.permits {
         let _ = writeln!(s, "\n[[item.permit]]");

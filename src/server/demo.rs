@@ -9,10 +9,15 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+mod samples;
+
 use super::config::{AuditConfig, CacheConfig, Config, Limits};
 use super::{start, ServerError};
 use crate::catalog::Catalog;
 use crate::pki::demo::{self as pki_demo, DemoError as PkiDemoError};
+use crate::policy::model::Caller as PolicyCaller;
+use crate::policy::{today_cst, PolicySet};
+use crate::time::{Clock, SystemClock};
 
 /// The demo's preferred ports; when busy, free ones are taken and printed.
 pub const DEMO_PUBLIC: SocketAddr =
@@ -76,11 +81,22 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
 }
 
 async fn run_in(dir: &Path, options: &DemoOptions) -> Result<(), DemoError> {
-    let catalog = match &options.policies {
+    // the shipped policies (items and samples) when run from the repository
+    let policies_dir = options.policies.clone().or_else(|| {
+        let local = PathBuf::from("policies");
+        local.join("items").is_dir().then_some(local)
+    });
+    let catalog = match &policies_dir {
         Some(p) => Catalog::load(p),
         None => Catalog::embedded(),
     }
     .map_err(|e| DemoError::Catalog(e.to_string()))?;
+    let policies = match &policies_dir {
+        Some(p) => {
+            PolicySet::load(p, &catalog, None).map_err(|e| DemoError::Catalog(e.to_string()))?
+        }
+        None => PolicySet::default(),
+    };
     eprintln!("tongban demo: writing the demo PKI to {} …", dir.display());
     let out = dir.to_path_buf();
     tokio::task::spawn_blocking(move || pki_demo::generate(&out, &catalog))
@@ -90,18 +106,27 @@ async fn run_in(dir: &Path, options: &DemoOptions) -> Result<(), DemoError> {
     let mut notes = String::new();
     let public = free_or_any(options.public, "public", &mut notes);
     let admin = free_or_any(options.admin, "admin", &mut notes);
+    let upstreams = match &policies_dir {
+        Some(p) => samples::start(&policies, &p.join("samples"))
+            .await
+            .map_err(|source| DemoError::Io {
+                path: p.clone(),
+                source,
+            })?,
+        None => Default::default(),
+    };
     let config = Config {
         public,
         admin,
         tls_cert: dir.join("server/server-chain.pem"),
         tls_key: dir.join("server/server.key"),
         trust_dir: dir.join("trust"),
-        policies_dir: options.policies.clone(),
+        policies_dir: policies_dir.clone(),
         require_signed_policies: false,
         policy_signers: vec!["GOV_SERVICE".into()],
         mask_key_file: None,
         audit: AuditConfig::at(dir.join("audit.jsonl")),
-        upstreams: Default::default(),
+        upstreams,
         limits: Limits::default(),
         cache: CacheConfig::default(),
     };
@@ -110,6 +135,10 @@ async fn run_in(dir: &Path, options: &DemoOptions) -> Result<(), DemoError> {
     println!(
         "{}",
         commands(dir, running.public_addr(), running.admin_addr())
+    );
+    println!(
+        "{}",
+        exchange_commands(dir, running.public_addr(), &policies)
     );
     let handle = running.handle();
     tokio::spawn(super::signals(handle)?);
@@ -169,6 +198,80 @@ pub fn commands(dir: &Path, public: SocketAddr, admin: SocketAddr) -> String {
     let _ = writeln!(
         s,
         "Stop with Ctrl-C (the demo files are removed unless --dir was given)."
+    );
+    s
+}
+
+/// Data-exchange commands for shipped items that a demo client may call today: one without and
+/// one with a subject licence (`X-Subject-Licence`).
+pub fn exchange_commands(dir: &Path, public: SocketAddr, policies: &PolicySet) -> String {
+    let today = today_cst(SystemClock.now());
+    let mut s = String::new();
+    if policies.items().is_empty() {
+        let _ = writeln!(
+            s,
+            "# (no data-exchange items: run the demo from the repository, or pass --policies DIR)"
+        );
+        return s;
+    }
+    let p = |rel: &str| shell_quote(&dir.join(rel).display().to_string());
+    for with_licence in [false, true] {
+        let found = policies.items().iter().find_map(|item| {
+            item.permits.iter().find_map(|permit| {
+                let licence_ok =
+                    permit.require_licence.as_deref() == with_licence.then_some("ID_CARD");
+                let window_ok = permit.valid_from.is_none_or(|f| f <= today)
+                    && permit.valid_until.is_none_or(|u| today <= u);
+                let dept = pki_demo::DEMO_CLIENT_DEPTS.iter().find(|d| {
+                    let caller = PolicyCaller {
+                        city: "420100".into(),
+                        department: (*d).to_string(),
+                    };
+                    permit.callers.iter().any(|c| c.matches(&caller))
+                })?;
+                let blocked = item.forbids.iter().any(|f| {
+                    f.callers.iter().any(|c| {
+                        c.matches(&PolicyCaller {
+                            city: "420100".into(),
+                            department: (*dept).to_string(),
+                        })
+                    })
+                });
+                (licence_ok && window_ok && !blocked && item.methods.iter().any(|m| m == "GET"))
+                    .then(|| (item, permit, *dept))
+            })
+        });
+        let Some((item, permit, dept)) = found else {
+            continue;
+        };
+        let client = format!("420100-{dept}");
+        let purpose = permit.purposes.first().cloned().unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "# data exchange: {} ({}), provided by {}/{}, as {client} for {purpose}",
+            item.id, item.name, item.provider.city, item.provider.department
+        );
+        let licence = if with_licence {
+            format!(
+                " -H \"X-Subject-Licence: $(cat {})\"",
+                p("licences/ID_CARD.jws")
+            )
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            s,
+            "curl -sS --cert {} --key {} --cacert {} -H 'X-Purpose: {purpose}'{licence} https://{public}/v1/exchange/{}/records\n",
+            p(&format!("clients/{client}.pem")),
+            p(&format!("clients/{client}.key")),
+            p("server/ca.pem"),
+            item.id
+        );
+    }
+    let _ = writeln!(
+        s,
+        "# the audit log of every decision: tongban audit verify {}",
+        p("audit.jsonl")
     );
     s
 }
