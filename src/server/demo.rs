@@ -238,7 +238,7 @@ pub fn exchange_commands(dir: &Path, public: SocketAddr, policies: &PolicySet) -
                     })
                 });
                 (licence_ok && window_ok && !blocked && item.methods.iter().any(|m| m == "GET"))
-                    .then(|| (item, permit, *dept))
+                    .then_some((item, permit, *dept))
             })
         });
         let Some((item, permit, dept)) = found else {
