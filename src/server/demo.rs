@@ -270,7 +270,7 @@ pub fn exchange_commands(dir: &Path, public: SocketAddr, policies: &PolicySet) -
     }
     let _ = writeln!(
         s,
-        "# the audit log of every decision: tongban audit verify {}",
+        "# the audit log of every decision (hash-chained): cargo run --release -- audit verify {}",
         p("audit.jsonl")
     );
     s
