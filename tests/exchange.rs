@@ -650,3 +650,83 @@ async fn a_killed_gateway_loses_no_answered_record() {
         summary.records
     );
 }
+
+/// With `require_signed_policies`, only a set signed by a security team loads, and a tampered
+/// set is refused on reload while the running one stays in force.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_signed_policy_sets_load() {
+    let pki = Pki::shared();
+    let work = tempfile::tempdir().unwrap();
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let up = upstream(seen).await;
+    let mut config = gateway_config(&pki.dir, work.path(), up);
+    config.require_signed_policies = true;
+    let policies = config.policies_dir.clone().unwrap();
+    // unsigned: the gateway does not start
+    let err = tongban::server::start(config.clone())
+        .await
+        .err()
+        .expect("unsigned set refused");
+    assert!(err.to_string().contains("policy-set.jws"), "{err}");
+    // signed by the Wuhan security team: it starts and serves
+    let chain = vec![pem_der(&pki.dir.join("security/420100-GOV_SERVICE.pem"))];
+    let key = std::fs::read_to_string(pki.dir.join("security/420100-GOV_SERVICE.key")).unwrap();
+    tongban::policy::signing::sign(&policies, &key, &chain, 1_800_000_000).unwrap();
+    let server = start(config).await;
+    let tls = connector(&pki.dir, Some(&pki.client(CALLER)));
+    let ok = send(
+        &tls,
+        server.public_addr(),
+        request("GET", "/v1/exchange/HPF-TEST/a", Some("TEST"), ""),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ok.status, StatusCode::OK);
+    // a file changed after signing: the reload fails and the signed set stays in force
+    let file = policies.join("items/test.toml");
+    std::fs::write(
+        &file,
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("\"TEST\"]", "\"TEST\", \"MORE\"]"),
+    )
+    .unwrap();
+    let err = server
+        .handle()
+        .reload()
+        .await
+        .err()
+        .expect("tampered set refused");
+    assert!(
+        err.to_string().contains("`items/test.toml` changed"),
+        "{err}"
+    );
+    let still = send(
+        &tls,
+        server.public_addr(),
+        request("GET", "/v1/exchange/HPF-TEST/a", Some("MORE"), ""),
+    )
+    .await
+    .unwrap();
+    assert_eq!(still.json()["code"], "NO_MATCHING_PERMIT");
+    // an added file fails too
+    std::fs::write(&file, POLICY).unwrap();
+    std::fs::write(policies.join("items/extra.toml"), "").unwrap();
+    let err = server
+        .handle()
+        .reload()
+        .await
+        .err()
+        .expect("added file refused");
+    assert!(
+        err.to_string().contains("`items/extra.toml` added"),
+        "{err}"
+    );
+}
+
+fn pem_der(path: &Path) -> Vec<u8> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::from_pem_file(path)
+        .unwrap()
+        .to_vec()
+}
