@@ -547,7 +547,6 @@ async fn every_status_of_the_exchange() {
 /// `kill -9` under load: every request answered before the kill has its audit record.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_gateway_loses_no_answered_record() {
-    use tokio::io::AsyncBufReadExt;
     let pki = Pki::shared();
     let work = tempfile::tempdir().unwrap();
     let dir = pki.copy(&work.path().join("pki"));
@@ -564,31 +563,12 @@ async fn a_killed_gateway_loses_no_answered_record() {
         ),
     )
     .unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tongban"))
-        .args(["serve", "--config"])
-        .arg(&config_path)
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let pid = child.id().unwrap().to_string();
-    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let public: SocketAddr = loop {
-        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-            .await
-            .unwrap()
-            .unwrap()
-            .expect("server running");
-        if let Some(at) = line.find("public=") {
-            break line[at + 7..]
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap();
-        }
-    };
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let common::ServeProcess {
+        mut child,
+        pid,
+        public,
+        ..
+    } = common::spawn_serve(&config_path).await;
     let answered = Arc::new(Mutex::new(Vec::<String>::new()));
     let tls = connector(&dir, Some(&pki.client(CALLER)));
     let mut tasks = Vec::new();
@@ -663,10 +643,9 @@ async fn only_signed_policy_sets_load() {
     config.require_signed_policies = true;
     let policies = config.policies_dir.clone().unwrap();
     // unsigned: the gateway does not start
-    let err = tongban::server::start(config.clone())
-        .await
-        .err()
-        .expect("unsigned set refused");
+    let Err(err) = tongban::server::start(config.clone()).await else {
+        panic!("an unsigned set must be refused");
+    };
     assert!(err.to_string().contains("policy-set.jws"), "{err}");
     // signed by the Wuhan security team: it starts and serves
     let chain = vec![pem_der(&pki.dir.join("security/420100-GOV_SERVICE.pem"))];
@@ -695,8 +674,7 @@ async fn only_signed_policy_sets_load() {
         .handle()
         .reload()
         .await
-        .err()
-        .expect("tampered set refused");
+        .expect_err("tampered set refused");
     assert!(
         err.to_string().contains("`items/test.toml` changed"),
         "{err}"
@@ -716,8 +694,7 @@ async fn only_signed_policy_sets_load() {
         .handle()
         .reload()
         .await
-        .err()
-        .expect("added file refused");
+        .expect_err("added file refused");
     assert!(
         err.to_string().contains("`items/extra.toml` added"),
         "{err}"

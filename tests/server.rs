@@ -8,7 +8,7 @@ use std::time::Duration;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Request, StatusCode};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use common::{admin_get, config, connector, metric, post, send, start, Pki};
 
@@ -517,35 +517,12 @@ async fn serve_reloads_on_sighup_and_exits_0_on_sigterm() {
          [trust]\ndir = \"trust\"\n\n[audit]\npath = \"audit.jsonl\"\n",
     )
     .unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tongban"))
-        .args(["serve", "--config"])
-        .arg(&config_path)
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let pid = child.id().unwrap().to_string();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = tokio::io::BufReader::new(stderr).lines();
-    let (public, admin) = loop {
-        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-            .await
-            .expect("the server logs its addresses")
-            .unwrap()
-            .expect("the server is running");
-        if line.contains("tongban listening") {
-            let field = |name: &str| -> std::net::SocketAddr {
-                let start = line.find(&format!("{name}=")).unwrap() + name.len() + 1;
-                line[start..]
-                    .split_whitespace()
-                    .next()
-                    .unwrap()
-                    .parse()
-                    .unwrap()
-            };
-            break (field("public"), field("admin"));
-        }
-    };
+    let common::ServeProcess {
+        mut child,
+        pid,
+        public,
+        admin,
+    } = common::spawn_serve(&config_path).await;
     let wuhan = connector(&dir, Some(&pki.client(WUHAN)));
     let licence = pki.licence("BUSINESS_LICENCE.jws");
     let reply = send(&wuhan, public, post(VERIFY, "application/jose", licence))

@@ -58,15 +58,12 @@ pub enum DemoError {
     },
     #[error(transparent)]
     Server(#[from] ServerError),
-    #[error("{0}: exists and is not a demo PKI folder; refusing to empty it")]
-    NotADemoDir(PathBuf),
 }
 
 /// Generates the PKI, starts the gateway, prints the commands and serves until SIGTERM/SIGINT.
 pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
     let (dir, temporary) = match &options.dir {
-        // `pki::demo::generate` empties its folder first: never point it at someone's files
-        Some(d) if !is_empty_or_demo(d) => return Err(DemoError::NotADemoDir(d.clone())),
+        // `pki::demo::generate` replaces only an empty folder or an earlier demo PKI
         Some(d) => (d.clone(), false),
         None => (
             std::env::temp_dir().join(format!("tongban-demo-{}", std::process::id())),
@@ -307,22 +304,6 @@ fn write_batch(dir: &Path) -> Result<(), DemoError> {
     std::fs::write(&path, json).map_err(io(&path))
 }
 
-/// The first line of the README that `pki::demo::generate` writes: the mark of a demo folder.
-const DEMO_README_MARK: &str = "# Demo PKI (generated";
-
-/// Absent, empty, or holding a previous demo PKI (its generated README). Folder names alone are
-/// not enough: a source tree has `trust/` and `server/` too.
-fn is_empty_or_demo(dir: &Path) -> bool {
-    match std::fs::read_dir(dir) {
-        Ok(mut entries) => {
-            entries.next().is_none()
-                || std::fs::read_to_string(dir.join("README.md"))
-                    .is_ok_and(|r| r.starts_with(DEMO_README_MARK))
-        }
-        Err(_) => !dir.exists(),
-    }
-}
-
 fn shell_quote(text: &str) -> String {
     if text
         .bytes()
@@ -337,24 +318,6 @@ fn shell_quote(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_empty_or_demo_folders_are_reused() {
-        let temp = std::env::temp_dir().join(format!("tongban-demo-test-{}", std::process::id()));
-        assert!(is_empty_or_demo(&temp.join("absent")));
-        std::fs::create_dir_all(temp.join("trust")).unwrap();
-        std::fs::create_dir_all(temp.join("server")).unwrap();
-        assert!(!is_empty_or_demo(&temp), "folder names are not a demo");
-        std::fs::write(temp.join("README.md"), "# My project\n").unwrap();
-        assert!(!is_empty_or_demo(&temp));
-        std::fs::write(
-            temp.join("README.md"),
-            format!("{DEMO_README_MARK} — do not edit)\n"),
-        )
-        .unwrap();
-        assert!(is_empty_or_demo(&temp));
-        let _ = std::fs::remove_dir_all(&temp);
-    }
 
     #[test]
     fn paths_are_quoted_for_the_shell() {

@@ -289,3 +289,52 @@ pub fn metric(text: &str, series: &str) -> f64 {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0.0)
 }
+
+/// `tongban serve --config FILE` as a child process, with the addresses it logged.
+pub struct ServeProcess {
+    pub child: tokio::process::Child,
+    pub pid: String,
+    pub public: SocketAddr,
+    pub admin: SocketAddr,
+}
+
+/// Starts the real binary and waits (20 s at most) for its "listening" line; the rest of its
+/// log is drained in the background.
+pub async fn spawn_serve(config_path: &Path) -> ServeProcess {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tongban"))
+        .args(["serve", "--config"])
+        .arg(config_path)
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap().to_string();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let (public, admin) = loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("the server logs its addresses")
+            .unwrap()
+            .expect("the server is running");
+        if line.contains("tongban listening") {
+            let field = |name: &str| -> SocketAddr {
+                let start = line.find(&format!("{name}=")).unwrap() + name.len() + 1;
+                line[start..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            };
+            break (field("public"), field("admin"));
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    ServeProcess {
+        child,
+        pid,
+        public,
+        admin,
+    }
+}
