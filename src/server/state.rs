@@ -58,8 +58,12 @@ impl State {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, LoadSnapshotError> {
         let snapshot = build_snapshot(&config, &identity, 1)?;
+        let cache = VerdictCache::new(&config.cache);
+        if !cache.is_enabled() {
+            tracing::info!("verdict cache disabled ([cache] max_entries = 0)");
+        }
         Ok(Self {
-            cache: VerdictCache::new(&config.cache),
+            cache,
             config,
             metrics,
             clock,
