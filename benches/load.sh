@@ -314,6 +314,20 @@ cpu_ticks() {
     echo $((fields[11] + fields[12]))
 }
 
+# children_ticks: CPU time of this shell's finished children (oha, curl), in clock ticks.
+children_ticks() {
+    local stat fields
+    stat=$(<"/proc/$$/stat")
+    read -r -a fields <<<"${stat##*) }"
+    # cutime is field 16, cstime field 17
+    echo $((fields[13] + fields[14]))
+}
+
+# machine_busy_ticks: CPU time of the whole machine (user, nice, system, irq, softirq, steal).
+machine_busy_ticks() {
+    awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
+}
+
 # metric ADMIN NAME: a label-less counter of the gateway's /metrics ("null" when absent).
 metric() {
     local value
@@ -342,10 +356,15 @@ measure() {
         misses0=$(metric "$admin" tongban_licence_cache_misses_total)
     fi
     [[ $pid == - ]] || cpu0=$(cpu_ticks "$pid")
+    local machine0 children0 machine1 children1
+    children0=$(children_ticks)
+    machine0=$(machine_busy_ticks)
     note "$scenario: measuring ${DURATION}s"
     "${oha[@]}" -z "${DURATION}s" --output-format json -o "$file" "$url" ||
         die "$scenario: oha failed"
     [[ $pid == - ]] || cpu1=$(cpu_ticks "$pid")
+    machine1=$(machine_busy_ticks)
+    children1=$(children_ticks)
     if [[ $admin != - ]]; then
         hits1=$(metric "$admin" tongban_licence_cache_hits_total)
         misses1=$(metric "$admin" tongban_licence_cache_misses_total)
@@ -353,7 +372,8 @@ measure() {
     jq -c --arg scenario "$scenario" --argjson hz "$CLK_TCK" \
         --argjson cpu0 "$cpu0" --argjson cpu1 "$cpu1" \
         --argjson hits0 "$hits0" --argjson hits1 "$hits1" \
-        --argjson misses0 "$misses0" --argjson misses1 "$misses1" '
+        --argjson misses0 "$misses0" --argjson misses1 "$misses1" \
+        --argjson machine "$((machine1 - machine0))" --argjson children "$((children1 - children0))" '
         def delta(a; b): if a == null or b == null then null else b - a end;
         ([.statusCodeDistribution[]] | add // 0) as $responses
         | ([.statusCodeDistribution | to_entries[] | select(.key != "200") | .value] | add // 0) as $non200
@@ -375,10 +395,17 @@ measure() {
               (if $ticks == null or $responses == 0 then null else $ticks / $hz / $responses * 1e6 end),
             cpu_cores_busy: (if $ticks == null then null else $ticks / $hz / .summary.total end),
             cache_hits: delta($hits0; $hits1),
-            cache_misses: delta($misses0; $misses1)
+            cache_misses: delta($misses0; $misses1),
+            load_generator_cpu_seconds: ($children / $hz),
+            # busy CPU of everything else on the machine: noise in the figures above
+            other_cpu_cores: ((($machine - $children - ($ticks // 0)) / $hz / .summary.total)
+                              | if . < 0 then 0 else . end)
           }' "$file" >>"$RESULTS" || die "$scenario: cannot read oha's output $file"
     local last
     last=$(tail -n 1 -- "$RESULTS")
+    if jq -e '.other_cpu_cores > 0.2' <<<"$last" >/dev/null; then
+        note "$scenario: WARNING: other processes kept $(jq '.other_cpu_cores * 100 | round / 100' <<<"$last") CPUs busy during the run; the figures are noisy"
+    fi
     if [[ $(jq '.non_200 + .errors' <<<"$last") != 0 ]]; then
         note "$scenario: WARNING: not every request got 200: $(jq -c '{status_codes, error_kinds}' <<<"$last")"
     fi
@@ -468,20 +495,21 @@ write_report() {
          scenarios: .}' "$RESULTS" >"$OUT.tmp"
     mv -f -- "$OUT.tmp" "$OUT"
 
-    printf '\n%-18s %9s %10s %9s %9s %12s %7s %9s\n' \
-        scenario requests req/s 'p50 ms' 'p99 ms' 'CPU µs/req' cores non-200
+    printf '\n%-18s %9s %10s %9s %9s %12s %7s %7s %9s\n' \
+        scenario requests req/s 'p50 ms' 'p99 ms' 'CPU µs/req' cores other non-200
     jq -r '.scenarios[]
         | if .skipped then [.scenario, "skipped: " + .skipped] | @tsv
           else [.scenario, .responses, (.requests_per_sec | round),
                 (.p50_ms * 100 | round / 100), (.p99_ms * 100 | round / 100),
                 (.cpu_us_per_request // "n/a" | if type == "number" then (. * 10 | round / 10) else . end),
                 (.cpu_cores_busy // "n/a" | if type == "number" then (. * 100 | round / 100) else . end),
+                (.other_cpu_cores * 100 | round / 100),
                 (.non_200 + .errors)] | @tsv end' "$OUT" |
         while IFS=$'\t' read -r -a row; do
             if [[ ${#row[@]} -eq 2 ]]; then
                 printf '%-18s %s\n' "${row[0]}" "${row[1]}"
             else
-                printf '%-18s %9s %10s %9s %9s %11s %7s %9s\n' "${row[@]}"
+                printf '%-18s %9s %10s %9s %9s %11s %7s %7s %9s\n' "${row[@]}"
             fi
         done
     printf '\n%s connections, %ss measured after %ss warm-up; %s; %s CPUs (%s); oha %s\n' \
