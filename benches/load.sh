@@ -331,7 +331,9 @@ machine_busy_ticks() {
 # metric ADMIN NAME: a label-less counter of the gateway's /metrics ("null" when absent).
 metric() {
     local value
-    value=$(curl -fsS --max-time 5 "http://$1/metrics" | awk -v n="$2" '$1 == n { print $2 }')
+    value=$(curl -fsS --max-time 5 "http://$1/metrics" | awk -v n="$2" '$1 == n { print $2 }') ||
+        die "cannot read http://$1/metrics"
+    [[ -z $value || $value =~ ^[0-9]+$ ]] || die "http://$1/metrics: $2 is '$value', not a count"
     echo "${value:-null}"
 }
 
