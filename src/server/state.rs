@@ -58,12 +58,8 @@ impl State {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, LoadSnapshotError> {
         let snapshot = build_snapshot(&config, &identity, 1)?;
-        let cache = VerdictCache::new(&config.cache);
-        if !cache.is_enabled() {
-            tracing::info!("verdict cache disabled ([cache] max_entries = 0)");
-        }
         Ok(Self {
-            cache,
+            cache: VerdictCache::new(&config.cache),
             config,
             metrics,
             clock,
