@@ -4,6 +4,9 @@
 //! change by the passing of time alone (`exp`, `nbf`, or `iat` coming within the clock skew).
 //! Everything else a verdict depends on (trust, CRLs, revocation lists, policies) changes only
 //! on reload, which empties the cache.
+//!
+//! `[cache] max_entries = 0` disables the cache: nothing is looked up or kept, every request is
+//! verified (and counted as a miss). The load harness (`benches/load.sh`) measures that way.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,30 +44,39 @@ impl Expiry<Key, Entry> for EntryExpiry {
 
 /// Bounded, time-aware verdict cache.
 pub struct VerdictCache {
-    cache: Cache<Key, Entry>,
+    /// `None` when disabled (`max_entries = 0`).
+    cache: Option<Cache<Key, Entry>>,
     ttl: Duration,
 }
 
 impl VerdictCache {
     pub fn new(config: &CacheConfig) -> Self {
-        let cache = Cache::builder()
-            .max_capacity(config.max_entries)
-            .expire_after(EntryExpiry)
-            .build();
+        let cache = (config.max_entries > 0).then(|| {
+            Cache::builder()
+                .max_capacity(config.max_entries)
+                .expire_after(EntryExpiry)
+                .build()
+        });
         Self {
             cache,
             ttl: config.ttl,
         }
     }
 
+    /// False when configured with `max_entries = 0`.
+    pub fn is_enabled(&self) -> bool {
+        self.cache.is_some()
+    }
+
     /// The cached verdict for `licence` verified for `city`, marked `cached: true`.
     /// Verdicts of an older `generation` are never served.
     pub fn get(&self, licence: &[u8], city: &str, generation: u64) -> Option<Verdict> {
+        let cache = self.cache.as_ref()?;
         if licence.len() > MAX_CACHED_LICENCE_BYTES || self.ttl.is_zero() {
             return None;
         }
         let key: Key = (Arc::from(licence), Arc::from(city));
-        let entry = self.cache.get(&key)?;
+        let entry = cache.get(&key)?;
         (entry.generation == generation).then(|| {
             let e = entry;
             let mut v = (*e.verdict).clone();
@@ -82,6 +94,9 @@ impl VerdictCache {
         verdict: &Verdict,
         now: UnixTime,
     ) {
+        let Some(cache) = &self.cache else {
+            return;
+        };
         if licence.len() > MAX_CACHED_LICENCE_BYTES {
             return;
         }
@@ -90,7 +105,7 @@ impl VerdictCache {
             return;
         }
         let key: Key = (Arc::from(licence), Arc::from(city));
-        self.cache.insert(
+        cache.insert(
             key,
             Entry {
                 generation,
@@ -102,13 +117,17 @@ impl VerdictCache {
 
     /// Forgets everything (on reload).
     pub fn clear(&self) {
-        self.cache.invalidate_all();
+        if let Some(cache) = &self.cache {
+            cache.invalidate_all();
+        }
     }
 
     /// Entries currently held (approximate; for tests and logs).
     pub fn len(&self) -> u64 {
-        self.cache.run_pending_tasks();
-        self.cache.entry_count()
+        self.cache.as_ref().map_or(0, |cache| {
+            cache.run_pending_tasks();
+            cache.entry_count()
+        })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -195,6 +214,20 @@ mod tests {
         assert!(cache.get(b"jws", "420100", 2).is_none(), "older generation");
         cache.clear();
         assert!(cache.get(b"jws", "420100", 1).is_none());
+    }
+
+    #[test]
+    fn zero_max_entries_disables_the_cache() {
+        let cache = VerdictCache::new(&CacheConfig {
+            max_entries: 0,
+            ..CacheConfig::default()
+        });
+        assert!(!cache.is_enabled());
+        cache.insert(b"jws", "420100", 1, &verdict(Some(0), None, None), 100);
+        assert!(cache.get(b"jws", "420100", 1).is_none());
+        assert!(cache.is_empty());
+        cache.clear();
+        assert!(VerdictCache::new(&CacheConfig::default()).is_enabled());
     }
 
     #[test]

@@ -130,6 +130,7 @@ impl Default for Limits {
 /// The verdict cache's bounds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CacheConfig {
+    /// Most verdicts kept; 0 disables the cache (every request is verified).
     pub max_entries: u64,
     pub ttl: Duration,
 }
@@ -485,6 +486,14 @@ ttl_secs = 60
         assert_eq!(c.limits.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
         assert_eq!(c.cache.ttl, Duration::from_secs(60));
         assert_eq!(c.cache.max_entries, DEFAULT_CACHE_MAX_ENTRIES);
+    }
+
+    #[test]
+    fn cache_max_entries_zero_is_accepted_and_disables() {
+        let text = FULL.replace("[cache]", "[cache]\nmax_entries = 0");
+        let c = Config::parse(&text, Path::new(".")).unwrap();
+        assert_eq!(c.cache.max_entries, 0);
+        assert!(!super::super::cache::VerdictCache::new(&c.cache).is_enabled());
     }
 
     #[test]
