@@ -29,10 +29,11 @@ Scenarios, each with the same connections and duration after a warm-up:
                      cache answers all but the first
   verify-uncached    the same against a second gateway with [cache] max_entries = 0: every
                      request verifies the licence (signature, chain, CRLs, policies)
-  exchange           GET /v1/exchange/ITEM/PATH with X-Purpose; skipped while the gateway
-                     answers 404 (no exchange route yet)
-  direct-upstream    GET an upstream directly over plain HTTP, for comparison with exchange;
-                     skipped unless --upstream is given
+  exchange           GET /v1/exchange/ITEM/PATH with X-Purpose through the gateway (policy,
+                     forwarding, filtering, masking, audit record) to the shipped sample
+                     upstream (`tongban sample-upstream`), unless --gateway-config is given
+  direct-upstream    the same upstream URL called directly over plain HTTP (no gateway), the
+                     baseline of the exchange; --upstream overrides the URL
 
 Options:
   -d, --duration SECS       measured run per scenario (default 10)
@@ -42,8 +43,8 @@ Options:
       --only LIST           comma-separated scenarios to run (default: all)
       --log LEVEL           the gateway's request log level: info (default, as deployed) logs
                             one line per request; warn turns request logs off
-      --exchange-item ID    item of the exchange scenario (default HPF-DEPOSIT-QUERY-XN)
-      --exchange-purpose P  its X-Purpose (default HPF_WITHDRAWAL)
+      --exchange-item ID    item of the exchange scenario (default TAX-CREDIT-RATING-EZ)
+      --exchange-purpose P  its X-Purpose (default ONE_NETWORK_SERVICE)
       --exchange-path PATH  its path after the item (default query)
       --gateway-config FILE TOML appended to every generated gateway configuration
                             (e.g. [policies] and [upstreams.NAME] for the exchange)
@@ -73,8 +74,9 @@ WARMUP=2
 OUT=
 ONLY=all
 LOG_LEVEL=info
-EXCHANGE_ITEM=HPF-DEPOSIT-QUERY-XN
-EXCHANGE_PURPOSE=HPF_WITHDRAWAL
+# a shipped item the demo caller may call without a subject licence and without a rate limit
+EXCHANGE_ITEM=TAX-CREDIT-RATING-EZ
+EXCHANGE_PURPOSE=ONE_NETWORK_SERVICE
 EXCHANGE_PATH=query
 GATEWAY_CONFIG_EXTRA=
 UPSTREAM_URL=
@@ -250,6 +252,9 @@ key = "../pki/server/server.key"
 
 [trust]
 dir = "../pki/trust"
+
+[audit]
+path = "audit.jsonl"
 
 [limits]
 drain_timeout_ms = 2000
@@ -473,6 +478,35 @@ scenario_direct_upstream() {
     measure "$name" "$pid" - "$url"
 }
 
+# start_sample_upstream: `tongban sample-upstream` on a free loopback port with the shipped
+# policies; its printed [policies]/[upstreams.*] configuration becomes --gateway-config, and the
+# exchange item's upstream URL the direct-upstream baseline (unless --upstream was given).
+start_sample_upstream() {
+    local toml=$WORK/sample-upstream.toml i upstream url
+    "$TONGBAN" sample-upstream --policies "$REPO/policies" --listen 127.0.0.1:0 \
+        >"$toml" 2>"$WORK/sample-upstream.log" &
+    UPSTREAM_SERVER_PID=$!
+    STARTED_PIDS+=("$UPSTREAM_SERVER_PID")
+    for ((i = 0; i < 100; i++)); do
+        grep -q 'stop with' "$WORK/sample-upstream.log" 2>/dev/null && break
+        kill -0 "$UPSTREAM_SERVER_PID" 2>/dev/null ||
+            die "tongban sample-upstream exited: $(cat -- "$WORK/sample-upstream.log")"
+        sleep 0.1
+    done
+    GATEWAY_CONFIG_EXTRA=$toml
+    upstream=$(awk -v id="$EXCHANGE_ITEM" '$1 == "id" && $3 == "\"" id "\"" { found = 1 }
+        found && $1 == "upstream" { gsub(/"/, "", $3); print $3; exit }' \
+        $(find "$REPO/policies/items" -name '*.toml'))
+    [[ -n $upstream ]] || die "item $EXCHANGE_ITEM not found in $REPO/policies/items"
+    url=$(awk -v name="[upstreams.$upstream]" '$0 == name { getline; gsub(/"/, "", $3); print $3; exit }' "$toml")
+    [[ -n $url ]] || die "no upstream $upstream in $toml"
+    if [[ -z $UPSTREAM_URL ]]; then
+        UPSTREAM_URL=$url/$EXCHANGE_PATH
+        UPSTREAM_PID=$UPSTREAM_SERVER_PID
+    fi
+    note "sample upstream: pid $UPSTREAM_SERVER_PID, $EXCHANGE_ITEM is served by $upstream at $url"
+}
+
 wanted() {
     [[ ,$ONLY, == *,all,* || ,$ONLY, == *,$1,* ]]
 }
@@ -529,6 +563,9 @@ main() {
     RESULTS=$WORK/results.jsonl
     : >"$RESULTS"
     make_pki
+    if [[ -z $GATEWAY_CONFIG_EXTRA ]] && { wanted exchange || wanted direct-upstream; }; then
+        start_sample_upstream
+    fi
 
     if wanted verify-cached || wanted exchange; then
         start_gateway cached 100000

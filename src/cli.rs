@@ -44,6 +44,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Run the gateway on a fresh demo PKI and print ready-to-run curl commands.
     Demo(serve::DemoArgs),
+    /// Serve the shipped items' sample responses as upstreams (trying policies, load tests);
+    /// prints the `[policies]` and `[upstreams.*]` configuration to use them.
+    SampleUpstream(serve::SampleUpstreamArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -57,6 +60,7 @@ pub fn run() -> ExitCode {
         Command::Audit(cmd) => audit::run(cmd),
         Command::Serve(args) => serve::serve(&args),
         Command::Demo(args) => serve::demo(args),
+        Command::SampleUpstream(args) => serve::sample_upstream(&args),
     }
 }
 

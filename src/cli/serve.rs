@@ -33,6 +33,25 @@ pub struct DemoArgs {
     policies: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+pub struct SampleUpstreamArgs {
+    /// Policies directory (items and samples).
+    #[arg(long, value_name = "DIR", default_value = "policies")]
+    policies: PathBuf,
+    /// Where to listen (plain HTTP, loopback).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:18080")]
+    listen: SocketAddr,
+}
+
+pub fn sample_upstream(args: &SampleUpstreamArgs) -> ExitCode {
+    init_logging();
+    match runtime().map(|rt| rt.block_on(demo::sample_upstream(&args.policies, args.listen))) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => fail(e),
+        Err(e) => fail(e),
+    }
+}
+
 pub fn serve(args: &ServeArgs) -> ExitCode {
     init_logging();
     match runtime().map(|rt| rt.block_on(server::serve(&args.config))) {

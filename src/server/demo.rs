@@ -104,12 +104,16 @@ async fn run_in(dir: &Path, options: &DemoOptions) -> Result<(), DemoError> {
     let public = free_or_any(options.public, "public", &mut notes);
     let admin = free_or_any(options.admin, "admin", &mut notes);
     let upstreams = match &policies_dir {
-        Some(p) => samples::start(&policies, &p.join("samples"))
-            .await
-            .map_err(|source| DemoError::Io {
-                path: p.clone(),
-                source,
-            })?,
+        Some(p) => samples::start(
+            &policies,
+            &p.join("samples"),
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+        )
+        .await
+        .map_err(|source| DemoError::Io {
+            path: p.clone(),
+            source,
+        })?,
         None => Default::default(),
     };
     let config = Config {
@@ -197,6 +201,36 @@ pub fn commands(dir: &Path, public: SocketAddr, admin: SocketAddr) -> String {
         "Stop with Ctrl-C (the demo files are removed unless --dir was given)."
     );
     s
+}
+
+/// `tongban sample-upstream`: the sample upstreams alone; prints the configuration that points a
+/// gateway at them and serves until SIGTERM/SIGINT.
+pub async fn sample_upstream(policies_dir: &Path, listen: SocketAddr) -> Result<(), DemoError> {
+    let catalog = Catalog::load(policies_dir).map_err(|e| DemoError::Catalog(e.to_string()))?;
+    let policies = PolicySet::load(policies_dir, &catalog, None)
+        .map_err(|e| DemoError::Catalog(e.to_string()))?;
+    let io = |source| DemoError::Io {
+        path: policies_dir.to_path_buf(),
+        source,
+    };
+    let upstreams = samples::start(&policies, &policies_dir.join("samples"), listen)
+        .await
+        .map_err(io)?;
+    let dir = std::fs::canonicalize(policies_dir).map_err(io)?;
+    let mut toml = format!("[policies]\ndir = {:?}\n", dir.display().to_string());
+    for (name, u) in &upstreams {
+        let _ = write!(toml, "\n[upstreams.{name}]\nurl = {:?}\n", u.url);
+    }
+    print!("{toml}");
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    eprintln!(
+        "tongban sample-upstream: {} upstream(s) for {} item(s); stop with Ctrl-C",
+        upstreams.len(),
+        policies.items().len()
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    Ok(())
 }
 
 /// Data-exchange commands for shipped items that a demo client may call today: one without and

@@ -71,11 +71,14 @@ pub async fn handle(
         report: FilterReport::default(),
     };
     let mut subject = None;
+    let (parts, body) = req.into_parts();
+    let mut body = Some(body);
     let (item_id, result) = match split_path(&raw_path) {
         Ok((item_id, rest)) => {
             let result = exchange(
                 state,
-                req,
+                &parts,
+                &mut body,
                 caller,
                 request_id,
                 &item_id,
@@ -89,6 +92,11 @@ pub async fn handle(
         }
         Err(e) => (String::new(), Err(e)),
     };
+    // an answer given before the body was forwarded: read and drop it first, so that clients
+    // that send the whole body before reading see the answer rather than a reset connection
+    if let Some(unread) = body.take() {
+        super::service::discard_body(unread, state.config.limits.max_body_bytes).await;
+    }
     let (status, decision, error_code) = match &result {
         Ok(r) => (r.status(), audit::Decision::Permit, None),
         Err(e) => {
@@ -194,7 +202,8 @@ fn split_path(path: &str) -> Result<(String, String), ApiError> {
 #[allow(clippy::too_many_arguments)]
 async fn exchange(
     state: &Arc<State>,
-    req: Request<Incoming>,
+    parts: &hyper::http::request::Parts,
+    body: &mut Option<Incoming>,
     caller: &Caller,
     request_id: &str,
     item_id: &str,
@@ -210,7 +219,7 @@ async fn exchange(
         return Err(ApiError::MissingPurpose);
     };
     // the subject's licence, verified for the caller's city (through the verdict cache)
-    let licence_type = match header_text(req.headers(), X_SUBJECT_LICENCE) {
+    let licence_type = match header_text(&parts.headers, X_SUBJECT_LICENCE) {
         Some(jws) => {
             let city = caller.city.clone();
             let st = state.clone();
@@ -233,7 +242,7 @@ async fn exchange(
         city: caller.city.clone(),
         department: caller.department.clone(),
     };
-    let method = req.method().as_str().to_owned();
+    let method = parts.method.as_str().to_owned();
     let decision = snapshot.policies.decide(&PolicyRequest {
         caller: &policy_caller,
         item: item_id,
@@ -272,14 +281,16 @@ async fn exchange(
         ApiError::UpstreamError(format!("upstream `{}` is not configured", item.upstream))
     })?;
     let uri = upstream
-        .uri(rest, req.uri().query())
+        .uri(rest, parts.uri.query())
         .map_err(ApiError::BadPath)?;
     let limit = state.config.limits.max_body_bytes;
-    if content_length(req.headers()).is_some_and(|n| n > limit as u64) {
+    if content_length(&parts.headers).is_some_and(|n| n > limit as u64) {
         return Err(ApiError::BodyTooLarge { limit });
     }
-    let (parts, body) = req.into_parts();
-    let mut upstream_req = Request::builder().method(parts.method).uri(uri);
+    let body = body
+        .take()
+        .ok_or_else(|| ApiError::Internal("the request body was already taken".into()))?;
+    let mut upstream_req = Request::builder().method(parts.method.clone()).uri(uri);
     if let Some(headers) = upstream_req.headers_mut() {
         for (name, value) in &parts.headers {
             let n = name.as_str();

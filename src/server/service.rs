@@ -93,13 +93,13 @@ impl Connection {
         let path = req.uri().path().to_owned();
         let drain_limit = self.state.config.limits.max_batch_body_bytes;
         if !path.starts_with("/v1/") {
-            discard_body(req, drain_limit).await;
+            discard_body(req.into_body(), drain_limit).await;
             return Err((ApiError::NotFound { path }, None));
         }
         let caller = match self.caller(&path) {
             Ok(c) => c,
             Err(e) => {
-                discard_body(req, drain_limit).await;
+                discard_body(req.into_body(), drain_limit).await;
                 return Err((e, None));
             }
         };
@@ -114,13 +114,13 @@ impl Connection {
             VERIFY => false,
             VERIFY_BATCH => true,
             _ => {
-                discard_body(req, drain_limit).await;
+                discard_body(req.into_body(), drain_limit).await;
                 return Err(with(ApiError::NotFound { path }));
             }
         };
         if req.method() != Method::POST {
             let method = req.method().to_string();
-            discard_body(req, drain_limit).await;
+            discard_body(req.into_body(), drain_limit).await;
             return Err(with(ApiError::MethodNotAllowed {
                 method,
                 path,
@@ -297,8 +297,8 @@ const DISCARD_TIMEOUT: Duration = Duration::from_secs(5);
 /// Reads and drops the body of a request answered with an error before its body mattered, so
 /// clients that send the body before reading (curl over HTTP/2) see the answer rather than a
 /// reset stream. Bounded by `limit` bytes and [`DISCARD_TIMEOUT`]; past either, it gives up.
-async fn discard_body(req: Request<Incoming>, limit: usize) {
-    let body = Limited::new(req.into_body(), limit).collect();
+pub(super) async fn discard_body(body: Incoming, limit: usize) {
+    let body = Limited::new(body, limit).collect();
     let _ = tokio::time::timeout(DISCARD_TIMEOUT, body).await;
 }
 

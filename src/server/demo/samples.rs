@@ -25,8 +25,9 @@ const SAMPLE_TIMEOUT: Duration = Duration::from_secs(5);
 pub async fn start(
     policies: &PolicySet,
     samples_dir: &Path,
+    listen: std::net::SocketAddr,
 ) -> std::io::Result<BTreeMap<String, Upstream>> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let bodies = Arc::new(bodies(policies.items(), samples_dir));
     tokio::spawn(serve(listener, bodies.clone()));
