@@ -183,24 +183,29 @@ impl State {
 
     /// Verifies a licence for `city` now, through the verdict cache; counts it in the metrics.
     pub fn verify_cached(&self, licence: &[u8], city: &str) -> Verdict {
+        if let Some(hit) = self.cached_verdict(licence, city) {
+            return hit;
+        }
         let snapshot = self.snapshot();
         let now = self.clock.now();
-        let verdict = match self.cache.get(licence, city, snapshot.generation) {
-            Some(hit) => {
-                self.metrics.cache_hits.inc();
-                hit
-            }
-            None => {
-                self.metrics.cache_misses.inc();
-                let v = snapshot.verifier.verify(licence, city, now);
-                self.cache
-                    .insert(licence, city, snapshot.generation, &v, now);
-                v
-            }
-        };
+        self.metrics.cache_misses.inc();
+        let verdict = snapshot.verifier.verify(licence, city, now);
+        self.cache
+            .insert(licence, city, snapshot.generation, &verdict, now);
         self.metrics
             .record_verdict(&verdict, snapshot.verifier.catalog());
         verdict
+    }
+
+    /// The cached verdict on a licence for `city`, counted as a hit; `None` (not counted) when
+    /// it must be verified. Cheap: callers try it before moving to the blocking pool.
+    pub fn cached_verdict(&self, licence: &[u8], city: &str) -> Option<Verdict> {
+        let snapshot = self.snapshot();
+        let hit = self.cache.get(licence, city, snapshot.generation)?;
+        self.metrics.cache_hits.inc();
+        self.metrics
+            .record_verdict(&hit, snapshot.verifier.catalog());
+        Some(hit)
     }
 
     /// Appends an audit record; a failure means the answer must not be sent (500).
