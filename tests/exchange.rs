@@ -707,3 +707,102 @@ fn pem_der(path: &Path) -> Vec<u8> {
         .unwrap()
         .to_vec()
 }
+
+/// An HTTPS upstream, trusted through its own `ca` (not the cities' anchors).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_upstreams_are_trusted_by_their_own_roots() {
+    use tongban::pki::{CertSpec, Issued};
+    let pki = Pki::shared();
+    let work = tempfile::tempdir().unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let ca = Issued::self_signed(&CertSpec::root(
+        "421200",
+        "upstream CA",
+        now - 3600,
+        now + 86_400,
+    ))
+    .unwrap();
+    let leaf = ca
+        .issue(&CertSpec::server(
+            &["localhost"],
+            &[],
+            now - 3600,
+            now + 86_400,
+        ))
+        .unwrap();
+    std::fs::write(work.path().join("upstream-ca.pem"), ca.cert_pem()).unwrap();
+    // the upstream: rustls (ring) in front of the same JSON answers
+    let server_config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![rustls::pki_types::CertificateDer::from(
+            leaf.cert_der().to_vec(),
+        )],
+        rustls::pki_types::PrivateKeyDer::try_from(leaf.key_pkcs8_der().to_vec()).unwrap(),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, seen) = (acceptor.clone(), seen.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let seen = seen.clone();
+                    async move { Ok::<_, Infallible>(answer(req, &seen).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    let plain = upstream(Arc::new(Mutex::new(Seen::default()))).await;
+    let mut config = gateway_config(&pki.dir, work.path(), plain);
+    config.upstreams.insert(
+        "hpf".into(),
+        Upstream {
+            url: format!("https://localhost:{port}"),
+            timeout: Duration::from_secs(2),
+            ca: Some(work.path().join("upstream-ca.pem")),
+        },
+    );
+    let server = start(config.clone()).await;
+    let tls = connector(&pki.dir, Some(&pki.client(CALLER)));
+    let reply = send(
+        &tls,
+        server.public_addr(),
+        request("GET", "/v1/exchange/HPF-TEST/accounts/1", Some("TEST"), ""),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert_eq!(reply.json()["account"]["status"], "正常");
+    // an upstream whose certificate the named roots do not vouch for: 502
+    let other = Issued::self_signed(&CertSpec::root(
+        "421200",
+        "another CA",
+        now - 3600,
+        now + 86_400,
+    ))
+    .unwrap();
+    std::fs::write(work.path().join("upstream-ca.pem"), other.cert_pem()).unwrap();
+    let server = start(config).await;
+    let reply = send(
+        &tls,
+        server.public_addr(),
+        request("GET", "/v1/exchange/HPF-TEST/accounts/1", Some("TEST"), ""),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.json()["code"], "UPSTREAM_ERROR");
+}
