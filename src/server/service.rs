@@ -44,7 +44,7 @@ impl Connection {
         let started = Instant::now();
         let request_id = request_id::from_request(&req);
         let method = req.method().clone();
-        let path = req.uri().path().to_owned();
+        let path = log_path(req.uri().path());
         let (mut response, caller) = match self.route(req, &request_id).await {
             Ok((r, caller)) => (r, caller),
             Err((e, caller)) => {
@@ -279,6 +279,24 @@ impl Connection {
     }
 }
 
+/// The path as logged: an exchange's path after the item may carry personal identifiers
+/// (`/persons/420106…`), so only the route and the item are kept.
+fn log_path(path: &str) -> String {
+    match path.strip_prefix(exchange::EXCHANGE_PREFIX) {
+        Some(rest) => {
+            let item: String = rest
+                .split('/')
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .take(64)
+                .collect();
+            format!("{}{item}/…", exchange::EXCHANGE_PREFIX)
+        }
+        None => path.chars().take(128).collect(),
+    }
+}
+
 /// Refuses a body whose `Content-Type` is present and not one of `accepted` (parameters ignored).
 fn check_media_type(
     req: &Request<Incoming>,
@@ -327,5 +345,20 @@ async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, ApiErr
             Err(ApiError::BodyTooLarge { limit })
         }
         Err(e) => Err(ApiError::BadRequest(format!("cannot read the body: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn exchange_paths_are_logged_without_what_follows_the_item() {
+        assert_eq!(
+            super::log_path("/v1/exchange/HPF-X/persons/420106199001011234"),
+            "/v1/exchange/HPF-X/…"
+        );
+        assert_eq!(
+            super::log_path("/v1/licences/verify"),
+            "/v1/licences/verify"
+        );
     }
 }
