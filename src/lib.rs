@@ -8,9 +8,12 @@
 //! - [`trust`]: the trust directory: certificates, keys, CRLs, chain building;
 //! - [`licence`]: the licence format, the [`Verifier`] and licence issuing;
 //! - [`recognition`]: which city recognises which type from which city;
+//! - [`policy`]: the data-sharing policies: model, loading, decision, filtering and masks, rate
+//!   limits, and the security teams' tools (test cases, lint, diff, signing);
 //! - [`pki`]: the demo and test PKI, made by code (rcgen);
 //! - [`audit`]: the hash-chained audit log: records, writer, verification;
-//! - [`server`]: the gateway: TLS and client certificates, the HTTP API, cache, metrics, reload;
+//! - [`server`]: the gateway: TLS and client certificates, the HTTP API (licence verification and
+//!   the data exchange), upstreams, cache, metrics, reload, the demo;
 //! - [`cli`]: the `tongban` command line;
 //! - [`time`]: Unix time and the injectable clock.
 #![forbid(unsafe_code)]
