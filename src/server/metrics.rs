@@ -1,5 +1,5 @@
 //! Prometheus metrics (contract section 7), in the server's own registry. Labels are bounded:
-//! licence types come from the catalog (else `unknown`), codes from [`Code::ALL`].
+//! licence types come from the catalog (else `unknown`), codes from [`crate::licence::Code::ALL`].
 
 use prometheus::{
     Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
