@@ -23,7 +23,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::decide::Decision;
-use super::load::days_from_civil;
+use super::load::{days_from_civil, line_at};
 use super::model::{Caller, Day};
 use super::{PolicySet, Request};
 use crate::catalog::Problem;
@@ -86,14 +86,7 @@ pub struct Outcome {
 
 /// Parses a cases file; every problem with its line.
 pub fn parse(text: &str, file: &str) -> Result<Vec<Case>, Vec<Problem>> {
-    let line_of = |offset: usize| {
-        1 + text
-            .get(..offset)
-            .unwrap_or(text)
-            .bytes()
-            .filter(|b| *b == b'\n')
-            .count() as u64
-    };
+    let line_of = |offset: usize| line_at(text, offset);
     let raw: RawCases = toml::from_str(text).map_err(|e| {
         vec![Problem::new(
             file,

@@ -42,7 +42,7 @@ impl DenyReason {
 /// The fields a permit decision grants: each path with its mask (`None` = in clear).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Grant {
-    /// (path, mask, ids of the permits granting it)
+    /// Each granted path with its mask (`None`: in clear), sorted by path.
     pub fields: Vec<(FieldPath, Option<MaskMethod>)>,
     /// Per granting permit: its paths and masks (filtering needs them separately).
     pub permits: Vec<PermitGrant>,

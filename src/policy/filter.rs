@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use super::decide::{Grant, PermitGrant};
 use super::model::{FieldPath, MaskMethod};
+use crate::trust::cert::hex;
 
 /// The per-deployment key of the `hash` mask (HMAC-SHA256); never printed.
 pub struct MaskKey(hmac::Key);
@@ -59,11 +60,7 @@ pub fn mask_text(method: MaskMethod, text: &str, key: &MaskKey) -> String {
             Some((first, rest)) if !rest.is_empty() => format!("{first}{}", "*".repeat(rest.len())),
             _ => "*".to_owned(),
         },
-        MaskMethod::Hash => hmac::sign(&key.0, text.as_bytes())
-            .as_ref()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
+        MaskMethod::Hash => hex(hmac::sign(&key.0, text.as_bytes()).as_ref()),
     }
 }
 
@@ -222,11 +219,8 @@ mod tests {
             )
         );
         // never plain SHA-256
-        let plain: String = ring::digest::digest(&ring::digest::SHA256, b"420106199001011234")
-            .as_ref()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let plain =
+            hex(ring::digest::digest(&ring::digest::SHA256, b"420106199001011234").as_ref());
         assert_ne!(h, plain);
         // short values are starred entirely, non-strings masked as JSON text
         assert_eq!(mask_text(MaskMethod::Phone, "1234", &k), "****");

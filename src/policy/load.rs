@@ -197,10 +197,15 @@ struct Ctx<'a> {
     problems: &'a mut Vec<Problem>,
 }
 
+/// The 1-based line of a byte offset in `text` (toml reports spans as offsets).
+pub fn line_at(text: &str, offset: usize) -> u64 {
+    let upto = text.get(..offset).unwrap_or(text);
+    1 + upto.bytes().filter(|b| *b == b'\n').count() as u64
+}
+
 impl Ctx<'_> {
     fn line(&self, offset: usize) -> u64 {
-        let upto = self.text.get(..offset).unwrap_or(self.text);
-        1 + upto.bytes().filter(|b| *b == b'\n').count() as u64
+        line_at(self.text, offset)
     }
 
     fn bad<T>(&mut self, span: &Spanned<T>, message: String) {

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{HeaderMap, Request, Response, StatusCode};
 use serde_json::Value;
 
@@ -16,6 +16,7 @@ use super::problem::ApiError;
 use super::request_id::X_REQUEST_ID;
 use super::state::State;
 use crate::audit::{self, PersonalId, Record};
+use crate::licence::jws::truncate;
 use crate::policy::decide::{Decision, DenyReason};
 use crate::policy::filter::{filter, FilterReport};
 use crate::policy::model::Caller as PolicyCaller;
@@ -440,16 +441,6 @@ pub fn percent_encode(text: &str) -> String {
         }
     }
     out
-}
-
-/// Caller-supplied text kept in records and messages is cut short.
-fn truncate(text: &str) -> String {
-    text.chars().take(64).collect()
-}
-
-/// The `Retry-After` header of a 429.
-pub fn retry_after_header(secs: u64) -> (HeaderName, HeaderValue) {
-    (RETRY_AFTER, HeaderValue::from(secs))
 }
 
 #[cfg(test)]

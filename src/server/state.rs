@@ -183,10 +183,10 @@ impl State {
 
     /// Verifies a licence for `city` now, through the verdict cache; counts it in the metrics.
     pub fn verify_cached(&self, licence: &[u8], city: &str) -> Verdict {
-        if let Some(hit) = self.cached_verdict(licence, city) {
+        let snapshot = self.snapshot();
+        if let Some(hit) = self.hit(&snapshot, licence, city) {
             return hit;
         }
-        let snapshot = self.snapshot();
         let now = self.clock.now();
         self.metrics.cache_misses.inc();
         let verdict = snapshot.verifier.verify(licence, city, now);
@@ -200,7 +200,10 @@ impl State {
     /// The cached verdict on a licence for `city`, counted as a hit; `None` (not counted) when
     /// it must be verified. Cheap: callers try it before moving to the blocking pool.
     pub fn cached_verdict(&self, licence: &[u8], city: &str) -> Option<Verdict> {
-        let snapshot = self.snapshot();
+        self.hit(&self.snapshot(), licence, city)
+    }
+
+    fn hit(&self, snapshot: &Snapshot, licence: &[u8], city: &str) -> Option<Verdict> {
         let hit = self.cache.get(licence, city, snapshot.generation)?;
         self.metrics.cache_hits.inc();
         self.metrics
