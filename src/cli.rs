@@ -2,6 +2,7 @@
 
 mod audit;
 mod licence;
+mod log;
 mod pki;
 mod policy;
 mod serve;

@@ -170,8 +170,9 @@ proptest! {
             let Decision::Permit { grant: g2, rate: r2, .. } = &after else {
                 return Err(TestCaseError::fail(format!("permit became {after:?}")));
             };
-            for (path, mask) in &g1.fields {
-                let now = g2.fields.iter().find(|(p, _)| p == path);
+            let (f1, f2) = (g1.fields(), g2.fields());
+            for (path, mask) in &f1 {
+                let now = f2.iter().find(|(p, _)| p == path);
                 prop_assert!(now.is_some(), "field {} lost", path);
                 if mask.is_none() {
                     prop_assert_eq!(now.and_then(|(_, m)| *m), None, "field {} became masked", path);

@@ -320,8 +320,8 @@ fn explain(
                 "permit",
                 None,
                 json!({
-                    "returned": grant.fields.iter().filter(|(_, m)| m.is_none()).map(|(f, _)| f.to_string()).collect::<Vec<_>>(),
-                    "masked": grant.fields.iter().filter_map(|(f, m)| m.map(|m| json!({"field": f.to_string(), "mask": m.as_str()}))).collect::<Vec<_>>(),
+                    "returned": grant.fields().iter().filter(|(_, m)| m.is_none()).map(|(f, _)| f.to_string()).collect::<Vec<_>>(),
+                    "masked": grant.fields().iter().filter_map(|(f, m)| m.map(|m| json!({"field": f.to_string(), "mask": m.as_str()}))).collect::<Vec<_>>(),
                     "rate": rate.map(|r| r.to_string()),
                 }),
             ),

@@ -1,13 +1,12 @@
 //! `tongban serve` and `tongban demo`: parse, start a runtime, call into [`crate::server`].
 
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
 
-use super::{fail, policies_dir};
+use super::{fail, log, policies_dir};
 use crate::server::{self, demo};
 
 #[derive(Debug, Args)]
@@ -44,8 +43,11 @@ pub struct SampleUpstreamArgs {
 }
 
 pub fn sample_upstream(args: &SampleUpstreamArgs) -> ExitCode {
-    init_logging();
-    match runtime().map(|rt| rt.block_on(demo::sample_upstream(&args.policies, args.listen))) {
+    let log = log::init();
+    let result =
+        runtime().map(|rt| rt.block_on(demo::sample_upstream(&args.policies, args.listen)));
+    drop(log);
+    match result {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => fail(e),
         Err(e) => fail(e),
@@ -53,8 +55,10 @@ pub fn sample_upstream(args: &SampleUpstreamArgs) -> ExitCode {
 }
 
 pub fn serve(args: &ServeArgs) -> ExitCode {
-    init_logging();
-    match runtime().map(|rt| rt.block_on(server::serve(&args.config))) {
+    let log = log::init();
+    let result = runtime().map(|rt| rt.block_on(server::serve(&args.config)));
+    drop(log);
+    match result {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => fail(e),
         Err(e) => fail(e),
@@ -62,14 +66,16 @@ pub fn serve(args: &ServeArgs) -> ExitCode {
 }
 
 pub fn demo(args: DemoArgs) -> ExitCode {
-    init_logging();
+    let log = log::init();
     let options = demo::DemoOptions {
         dir: args.dir,
         public: args.public,
         admin: args.admin,
         policies: policies_dir(args.policies),
     };
-    match runtime().map(|rt| rt.block_on(demo::run(options))) {
+    let result = runtime().map(|rt| rt.block_on(demo::run(options)));
+    drop(log);
+    match result {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => fail(e),
         Err(e) => fail(e),
@@ -80,19 +86,4 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-}
-
-/// Logs to stderr; `RUST_LOG` filters (default `info`), `TONGBAN_LOG_FORMAT=json` for JSON.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
-    let _ = if std::env::var("TONGBAN_LOG_FORMAT").is_ok_and(|f| f == "json") {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
 }

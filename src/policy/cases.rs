@@ -184,7 +184,7 @@ pub fn run(set: &PolicySet, case: &Case, today: Day) -> Outcome {
     if let Decision::Permit { grant, rate, .. } = &decision {
         if let Some(expected) = &case.fields {
             let got: BTreeMap<String, String> = grant
-                .fields
+                .fields()
                 .iter()
                 .map(|(f, m)| (f.to_string(), m.map_or("clear", |m| m.as_str()).to_owned()))
                 .collect();

@@ -1,6 +1,8 @@
 //! The decision (contract section 4): deny by default, any matching forbid wins, fields are the
 //! union of the matching permits, masked only where every granting permit masks, highest rate.
 
+use std::sync::Arc;
+
 use super::model::{Caller, Day, FieldPath, Forbid, Item, MaskMethod, Permit, Rate};
 
 /// What the request says, with the caller taken from its certificate.
@@ -39,20 +41,60 @@ impl DenyReason {
     }
 }
 
-/// The fields a permit decision grants: each path with its mask (`None` = in clear).
+/// The fields a permit decision grants: the matching permits' paths and masks.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Grant {
-    /// Each granted path with its mask (`None`: in clear), sorted by path.
-    pub fields: Vec<(FieldPath, Option<MaskMethod>)>,
     /// Per granting permit: its paths and masks (filtering needs them separately).
     pub permits: Vec<PermitGrant>,
+}
+
+impl Grant {
+    /// Each granted path with its mask (`None`: in clear), sorted by path: the union of the
+    /// permits' fields; a field is masked only when every permit granting it masks it (the
+    /// strongest of their methods applies). For explanations and tests; filtering reads
+    /// `permits` directly.
+    pub fn fields(&self) -> Vec<(FieldPath, Option<MaskMethod>)> {
+        let mut fields: Vec<(FieldPath, Option<MaskMethod>)> = Vec::new();
+        for p in &self.permits {
+            for f in p.fields.iter() {
+                if fields.iter().any(|(g, _)| g == f) {
+                    continue;
+                }
+                let masks: Vec<Option<MaskMethod>> = self
+                    .permits
+                    .iter()
+                    .filter(|q| q.fields.iter().any(|qf| f.within(qf)))
+                    .map(|q| q.mask_at(f))
+                    .collect();
+                let mask = if masks.iter().any(Option::is_none) {
+                    None
+                } else {
+                    masks.into_iter().flatten().max()
+                };
+                fields.push((f.clone(), mask));
+            }
+        }
+        fields.sort_by(|a, b| a.0.cmp(&b.0));
+        fields
+    }
 }
 
 /// One matching permit's paths and masks.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PermitGrant {
-    pub fields: Vec<FieldPath>,
-    pub mask: Vec<(FieldPath, MaskMethod)>,
+    pub fields: Arc<[FieldPath]>,
+    pub mask: Arc<[(FieldPath, MaskMethod)]>,
+}
+
+impl PermitGrant {
+    /// The mask this permit applies at `path`: the one on the path itself or on an enclosing path.
+    fn mask_at(&self, path: &FieldPath) -> Option<MaskMethod> {
+        self.mask
+            .iter()
+            .filter(|(m, _)| path.within(m))
+            .map(|(_, method)| *method)
+            .max()
+    }
 }
 
 /// A decision and the ids of the rules that determined it. It cannot fail.
@@ -188,31 +230,8 @@ pub fn decide(item: Option<&Item>, req: &Request<'_>) -> Decision {
     }
 }
 
-/// The union of the permits' fields; a field is masked only when every permit granting it masks
-/// it (the strongest of their methods applies).
 fn grant(permits: &[&Permit]) -> Grant {
-    let mut fields: Vec<(FieldPath, Option<MaskMethod>)> = Vec::new();
-    for p in permits {
-        for f in &p.fields {
-            if fields.iter().any(|(g, _)| g == f) {
-                continue;
-            }
-            let masks: Vec<Option<MaskMethod>> = permits
-                .iter()
-                .filter(|q| q.fields.iter().any(|qf| f.within(qf)))
-                .map(|q| mask_of(q, f))
-                .collect();
-            let mask = if masks.iter().any(Option::is_none) {
-                None
-            } else {
-                masks.into_iter().flatten().max()
-            };
-            fields.push((f.clone(), mask));
-        }
-    }
-    fields.sort_by(|a, b| a.0.cmp(&b.0));
     Grant {
-        fields,
         permits: permits
             .iter()
             .map(|p| PermitGrant {
@@ -221,13 +240,4 @@ fn grant(permits: &[&Permit]) -> Grant {
             })
             .collect(),
     }
-}
-
-/// The mask a permit applies at `path`: the one on the path itself or on an enclosing path.
-fn mask_of(p: &Permit, path: &FieldPath) -> Option<MaskMethod> {
-    p.mask
-        .iter()
-        .filter(|(m, _)| path.within(m))
-        .map(|(_, method)| *method)
-        .max()
 }

@@ -219,10 +219,15 @@ fn compare(old: &Decision, new: &Decision) -> Vec<ChangeKind> {
     match (old, new) {
         (Decision::Deny { .. }, Decision::Permit { grant, .. }) => {
             let mut out = vec![ChangeKind::AccessGained];
-            out.extend(grant.fields.iter().map(|(f, m)| ChangeKind::FieldExposed {
-                field: f.to_string(),
-                mask: m.map(MaskMethod::as_str),
-            }));
+            out.extend(
+                grant
+                    .fields()
+                    .into_iter()
+                    .map(|(f, m)| ChangeKind::FieldExposed {
+                        field: f.to_string(),
+                        mask: m.map(MaskMethod::as_str),
+                    }),
+            );
             out
         }
         (Decision::Permit { .. }, Decision::Deny { .. }) => vec![ChangeKind::AccessLost],
@@ -238,10 +243,16 @@ fn compare(old: &Decision, new: &Decision) -> Vec<ChangeKind> {
                 ..
             },
         ) => {
-            let before: BTreeMap<String, Option<MaskMethod>> =
-                g1.fields.iter().map(|(f, m)| (f.to_string(), *m)).collect();
-            let after: BTreeMap<String, Option<MaskMethod>> =
-                g2.fields.iter().map(|(f, m)| (f.to_string(), *m)).collect();
+            let before: BTreeMap<String, Option<MaskMethod>> = g1
+                .fields()
+                .iter()
+                .map(|(f, m)| (f.to_string(), *m))
+                .collect();
+            let after: BTreeMap<String, Option<MaskMethod>> = g2
+                .fields()
+                .iter()
+                .map(|(f, m)| (f.to_string(), *m))
+                .collect();
             let mut out = Vec::new();
             for (field, m) in &after {
                 match before.get(field) {

@@ -234,7 +234,6 @@ mod tests {
 
     fn grant(permits: &[Spec<'_>]) -> Grant {
         Grant {
-            fields: Vec::new(),
             permits: permits
                 .iter()
                 .map(|(fields, mask)| PermitGrant {

@@ -1,6 +1,7 @@
 //! Validated policy types: what a loaded policy file means (contract section 4).
 
 use std::fmt;
+use std::sync::Arc;
 
 /// One side of a caller pattern: a code, or `*` for any.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -197,8 +198,9 @@ pub struct Permit {
     pub id: String,
     pub callers: Vec<CallerPattern>,
     pub purposes: Vec<String>,
-    pub fields: Vec<FieldPath>,
-    pub mask: Vec<(FieldPath, MaskMethod)>,
+    /// Shared with the grants of the decisions it makes (no copy per request).
+    pub fields: Arc<[FieldPath]>,
+    pub mask: Arc<[(FieldPath, MaskMethod)]>,
     pub rate: Option<Rate>,
     pub require_licence: Option<String>,
     pub valid_from: Option<Day>,

@@ -502,7 +502,7 @@ fn permit(
         id: format!("p{}-{}", n + 1, dept.to_ascii_lowercase().replace('_', "-")),
         callers,
         purposes,
-        fields: granted,
+        fields: granted.into(),
         mask,
         rate,
         require_licence,
@@ -671,7 +671,9 @@ mod tests {
                 i.origin = Origin::default();
                 for p in &mut i.permits {
                     p.origin = Origin::default();
-                    p.mask.sort();
+                    let mut mask = p.mask.to_vec();
+                    mask.sort();
+                    p.mask = mask.into();
                 }
                 for f in &mut i.forbids {
                     f.origin = Origin::default();

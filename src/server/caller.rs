@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use hyper::header::{HeaderName, HeaderValue};
 use rustls::pki_types::CertificateDer;
 
 use crate::catalog::Catalog;
@@ -25,6 +26,26 @@ pub struct Caller {
     pub org_name: Option<String>,
     /// `organizationIdentifier`, else the hex SHA-256 of the certificate.
     pub org: String,
+    /// The values of [`CALLER_HEADERS`], made once per connection.
+    upstream: [HeaderValue; 4],
+}
+
+/// Headers the gateway sets upstream from the certificate; a caller's own are dropped.
+pub const CALLER_HEADERS: [&str; 4] = [
+    "x-caller-city",
+    "x-caller-department",
+    "x-caller-org",
+    "x-caller-org-name",
+];
+
+impl Caller {
+    /// `X-Caller-City`, `-Department`, `-Org` and `-Org-Name` (percent-encoded UTF-8).
+    pub fn upstream_headers(&self) -> impl Iterator<Item = (HeaderName, &HeaderValue)> {
+        CALLER_HEADERS
+            .iter()
+            .map(|name| HeaderName::from_static(name))
+            .zip(&self.upstream)
+    }
 }
 
 /// Why a verified certificate does not name a caller we serve.
@@ -75,13 +96,51 @@ pub fn identify(
     if catalog.department(&department).is_none() {
         return Err(CallerError::UnknownDepartment(department));
     }
+    let org_name = identity.org_name.clone();
+    let org = identity
+        .org_id
+        .clone()
+        .unwrap_or_else(|| hex(leaf.fingerprint()));
+    // certificate text that is no header value (e.g. a control character) is sent empty
+    let header = |text: &str| HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static(""));
+    let upstream = [
+        header(&city),
+        header(&department),
+        header(&org),
+        header(&percent_encode(org_name.as_deref().unwrap_or_default())),
+    ];
     Ok(Caller {
         city,
         department,
-        org_name: identity.org_name.clone(),
-        org: identity
-            .org_id
-            .clone()
-            .unwrap_or_else(|| hex(leaf.fingerprint())),
+        org_name,
+        org,
+        upstream,
     })
+}
+
+/// UTF-8 percent-encoding of everything outside unreserved ASCII (RFC 3986).
+pub fn percent_encode(text: &str) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(text.len() * 3);
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(DIGITS[usize::from(b >> 4)]));
+            out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn organisation_names_are_percent_encoded() {
+        assert_eq!(percent_encode("武汉"), "%E6%AD%A6%E6%B1%89");
+        assert_eq!(percent_encode("a b"), "a%20b");
+    }
 }

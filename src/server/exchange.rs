@@ -11,7 +11,7 @@ use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{HeaderMap, Request, Response, StatusCode};
 use serde_json::Value;
 
-use super::caller::Caller;
+use super::caller::{Caller, CALLER_HEADERS};
 use super::problem::ApiError;
 use super::request_id::X_REQUEST_ID;
 use super::state::State;
@@ -26,13 +26,6 @@ use crate::policy::{today_cst, Request as PolicyRequest};
 pub const EXCHANGE_PREFIX: &str = "/v1/exchange/";
 pub const X_PURPOSE: &str = "x-purpose";
 pub const X_SUBJECT_LICENCE: &str = "x-subject-licence";
-/// Headers the gateway sets upstream from the certificate; a caller's own are dropped.
-pub const CALLER_HEADERS: [&str; 4] = [
-    "x-caller-city",
-    "x-caller-department",
-    "x-caller-org",
-    "x-caller-org-name",
-];
 /// Hop-by-hop and gateway headers never forwarded upstream.
 const DROPPED_HEADERS: [&str; 11] = [
     "connection",
@@ -299,18 +292,14 @@ async fn exchange(
                 headers.append(name.clone(), value.clone());
             }
         }
+        for (name, value) in caller.upstream_headers() {
+            headers.insert(name, value.clone());
+        }
         let mut set = |name: &'static str, value: &str| {
             if let Ok(v) = HeaderValue::from_str(value) {
                 headers.insert(HeaderName::from_static(name), v);
             }
         };
-        set("x-caller-city", &caller.city);
-        set("x-caller-department", &caller.department);
-        set("x-caller-org", &caller.org);
-        set(
-            "x-caller-org-name",
-            &percent_encode(caller.org_name.as_deref().unwrap_or_default()),
-        );
         set(X_PURPOSE, purpose);
         set("x-request-id", request_id);
     }
@@ -430,19 +419,6 @@ fn source_is_limit(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// UTF-8 percent-encoding of everything outside unreserved ASCII (RFC 3986).
-pub fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 3);
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -474,11 +450,5 @@ mod tests {
                 "{bad}"
             );
         }
-    }
-
-    #[test]
-    fn organisation_names_are_percent_encoded() {
-        assert_eq!(percent_encode("武汉"), "%E6%AD%A6%E6%B1%89");
-        assert_eq!(percent_encode("a b"), "a%20b");
     }
 }

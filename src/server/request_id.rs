@@ -1,5 +1,8 @@
 //! `X-Request-Id`: the caller's when it is a sane token, else a fresh random one.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
 use hyper::Request;
 use ring::rand::{SecureRandom, SystemRandom};
 
@@ -25,11 +28,20 @@ fn is_acceptable(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=".contains(&b))
 }
 
-/// 128 random bits in hex.
+/// 32 hex digits: 64 random bits drawn once per process, then a 64-bit sequence number (unique
+/// within the process and, with overwhelming likelihood, across restarts; no system call per id).
 pub fn generate() -> String {
+    static PREFIX: OnceLock<[u8; 8]> = OnceLock::new();
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| {
+        let mut bytes = [0u8; 8];
+        // SystemRandom fails only if the OS has no randomness; the sequence still tells ids apart
+        let _ = SystemRandom::new().fill(&mut bytes);
+        bytes
+    });
     let mut bytes = [0u8; 16];
-    // SystemRandom fails only if the OS has no randomness; an all-zero id is still an id
-    let _ = SystemRandom::new().fill(&mut bytes);
+    bytes[..8].copy_from_slice(prefix);
+    bytes[8..].copy_from_slice(&SEQ.fetch_add(1, Ordering::Relaxed).to_be_bytes());
     crate::trust::cert::hex(&bytes)
 }
 
