@@ -15,5 +15,5 @@ pub mod verdict;
 pub mod verify;
 
 pub use signature::JwsAlg;
-pub use verdict::{Code, Finding, Verdict};
+pub use verdict::{Code, Finding, Judgement, Verdict};
 pub use verify::Verifier;

@@ -13,8 +13,15 @@ use tongban::pki::{
     rsa1024_spki_der, CaKind, CertSpec, Issued, KeyAlg, KeyUsage, Reason, RevokedCert,
 };
 
+/// Verifies, and checks on the way that the verdict cache's reassembly (the verdict rebuilt from
+/// the licence and the judgement alone) gives the very same verdict, for every case here.
+#[track_caller]
 fn verify(w: &World, licence: &str) -> Verdict {
-    w.verifier().verify(licence.as_bytes(), HUANGSHI, NOW)
+    let verifier = w.verifier();
+    let verdict = verifier.verify(licence.as_bytes(), HUANGSHI, NOW);
+    let again = verifier.reassemble(licence.as_bytes(), HUANGSHI, &verdict.judgement());
+    assert_eq!(again, verdict, "reassembled from the cached judgement");
+    verdict
 }
 
 #[track_caller]

@@ -1,5 +1,7 @@
 //! The verdict on one licence and the stable codes of its errors and warnings (contract section 2).
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 /// Every error and warning code of the contract.
@@ -131,7 +133,8 @@ pub struct Verdict {
     pub lid: Option<String>,
     pub ltype: Option<String>,
     pub ltype_name: Option<String>,
-    pub issuer: Option<IssuerInfo>,
+    /// Shared by every verdict on the same signer.
+    pub issuer: Option<Arc<IssuerInfo>>,
     pub holder: Option<HolderInfo>,
     pub errors: Vec<Finding>,
     pub warnings: Vec<Finding>,
@@ -143,7 +146,44 @@ pub struct Verdict {
     pub exp: Option<i64>,
 }
 
+/// What verification found beyond the licence's own text: the signer's department and the
+/// errors and warnings. With the licence it gives back the whole verdict
+/// ([`Verifier::reassemble`](super::Verifier::reassemble)), so a cache keeps only this.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Judgement {
+    pub issuer: Option<Arc<IssuerInfo>>,
+    /// Errors, then warnings, each in the verdict's order.
+    pub findings: Box<[Finding]>,
+}
+
 impl Verdict {
+    /// An empty verdict for `city`: not valid, nothing read yet.
+    pub(super) fn new(city: &str) -> Self {
+        Self {
+            valid: false,
+            lid: None,
+            ltype: None,
+            ltype_name: None,
+            issuer: None,
+            holder: None,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            verified_for_city: city.to_owned(),
+            cached: false,
+            iat: None,
+            nbf: None,
+            exp: None,
+        }
+    }
+
+    /// The part of this verdict that is not read from the licence itself.
+    pub fn judgement(&self) -> Judgement {
+        Judgement {
+            issuer: self.issuer.clone(),
+            findings: self.errors.iter().chain(&self.warnings).cloned().collect(),
+        }
+    }
+
     /// Codes of the errors, in order.
     pub fn error_codes(&self) -> Vec<Code> {
         self.errors.iter().map(|f| f.code).collect()

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::claims::{Claims, IdType};
 use super::jws::{self, Compact, SignerRef};
 use super::signature::{self, JwsAlg, SignatureError};
-use super::verdict::{Code, Finding, HolderInfo, IssuerInfo, Verdict};
+use super::verdict::{Code, Finding, HolderInfo, IssuerInfo, Judgement, Verdict};
 use crate::catalog::{Catalog, CatalogError};
 use crate::checkdigit;
 use crate::lid::Lid;
@@ -44,6 +44,8 @@ struct Resolved {
 
 struct Candidate {
     signer: Arc<Cert>,
+    /// The signer's department, as verdicts show it.
+    issuer: Arc<IssuerInfo>,
     /// Signing-profile and chain findings, judged once per signer.
     findings: Vec<Finding>,
     /// Signer first, anchor last, when a chain to the signer's city was found.
@@ -110,21 +112,7 @@ impl Verifier {
 
     /// Verifies `input` (a compact JWS) for the verifying `city` at `now`.
     pub fn verify(&self, input: &[u8], city: &str, now: UnixTime) -> Verdict {
-        let mut verdict = Verdict {
-            valid: false,
-            lid: None,
-            ltype: None,
-            ltype_name: None,
-            issuer: None,
-            holder: None,
-            errors: Vec::new(),
-            warnings: Vec::new(),
-            verified_for_city: city.to_owned(),
-            cached: false,
-            iat: None,
-            nbf: None,
-            exp: None,
-        };
+        let mut verdict = Verdict::new(city);
         let compact = match jws::split(input) {
             Ok(c) => c,
             Err(msg) => {
@@ -147,32 +135,60 @@ impl Verifier {
         };
         let signer = check_signature(&resolved, &compact, &mut findings);
         if let Some(candidate) = signer {
-            verdict.issuer = Some(issuer_info(candidate.signer.identity()));
+            verdict.issuer = Some(candidate.issuer.clone());
             findings.extend(candidate.findings.iter().cloned());
         }
         if let Some(claims) = &claims {
             self.check_claims(claims, signer, city, now, &mut findings);
-            verdict.lid = claims.lid.clone();
-            verdict.ltype = claims.ltype.clone();
-            verdict.ltype_name = claims
-                .ltype
-                .as_deref()
-                .and_then(|t| self.catalog.licence_type(t))
-                .map(|t| t.name_zh.clone());
-            verdict.holder = claims.holder.as_ref().map(|h| HolderInfo {
-                name: h.name.clone(),
-                id: h.id.clone(),
-                id_type: h.id_type.clone(),
-            });
-            verdict.iat = claims.iat;
-            verdict.nbf = claims.nbf.or(claims.iat);
-            verdict.exp = claims.exp;
+            self.describe(claims, &mut verdict);
         }
         let (warnings, errors) = findings.into_iter().partition(|f| f.code.is_warning());
         verdict.errors = errors;
         verdict.warnings = warnings;
         verdict.valid = verdict.errors.is_empty();
         verdict
+    }
+
+    /// The verdict on `input` for `city` whose [`Judgement`] an earlier [`verify`](Self::verify)
+    /// of the same bytes gave: only the licence's own text is read again (no signature, chain or
+    /// time checks), exactly as `verify` reads it.
+    pub fn reassemble(&self, input: &[u8], city: &str, judgement: &Judgement) -> Verdict {
+        let mut verdict = Verdict::new(city);
+        let claims = jws::split(input)
+            .ok()
+            .and_then(|compact| jws::decode_json_object(compact.payload_b64, "payload").ok());
+        if let Some(map) = claims {
+            self.describe(&Claims::read(&map).0, &mut verdict);
+        }
+        verdict.issuer = judgement.issuer.clone();
+        let (warnings, errors) = judgement
+            .findings
+            .iter()
+            .cloned()
+            .partition(|f| f.code.is_warning());
+        verdict.errors = errors;
+        verdict.warnings = warnings;
+        verdict.valid = verdict.errors.is_empty();
+        verdict
+    }
+
+    /// What a verdict shows of the licence's own text: lid, type, holder and times.
+    fn describe(&self, claims: &Claims, verdict: &mut Verdict) {
+        verdict.lid = claims.lid.clone();
+        verdict.ltype = claims.ltype.clone();
+        verdict.ltype_name = claims
+            .ltype
+            .as_deref()
+            .and_then(|t| self.catalog.licence_type(t))
+            .map(|t| t.name_zh.clone());
+        verdict.holder = claims.holder.as_ref().map(|h| HolderInfo {
+            name: h.name.clone(),
+            id: h.id.clone(),
+            id_type: h.id_type.clone(),
+        });
+        verdict.iat = claims.iat;
+        verdict.nbf = claims.nbf.or(claims.iat);
+        verdict.exp = claims.exp;
     }
 
     /// Resolves a protected header to its signer candidates, through the cache.
@@ -327,6 +343,7 @@ impl Verifier {
         };
         Candidate {
             signer: signer.clone(),
+            issuer: Arc::new(issuer_info(id)),
             findings,
             chain,
         }

@@ -23,6 +23,8 @@ pub fn handle(state: &Arc<State>, req: &Request<Incoming>) -> Response<Full<Byte
     }
     match path {
         "/metrics" => {
+            let entries = i64::try_from(state.cache.len()).unwrap_or(i64::MAX);
+            state.metrics.cache_entries.set(entries);
             let mut r = text(StatusCode::OK, &state.metrics.render());
             r.headers_mut().insert(
                 CONTENT_TYPE,

@@ -20,6 +20,8 @@ pub struct Metrics {
     pub tls_handshake_failures: IntCounter,
     /// Our extension: open connections on the public listener.
     pub open_connections: IntGauge,
+    /// Our extension: verdicts in the cache, set when `/metrics` is read.
+    pub cache_entries: IntGauge,
     /// For the data exchange (another issue); registered so dashboards can be built now.
     pub exchange_requests: IntCounterVec,
     pub exchange_request_duration: Histogram,
@@ -67,6 +69,10 @@ impl Metrics {
             "tongban_open_connections",
             "Open connections on the public listener",
         )?;
+        let cache_entries = IntGauge::new(
+            "tongban_licence_cache_entries",
+            "Verdicts held in the verdict cache",
+        )?;
         let exchange_requests = IntCounterVec::new(
             Opts::new(
                 "tongban_exchange_requests_total",
@@ -92,6 +98,7 @@ impl Metrics {
         registry.register(Box::new(reloads.clone()))?;
         registry.register(Box::new(tls_handshake_failures.clone()))?;
         registry.register(Box::new(open_connections.clone()))?;
+        registry.register(Box::new(cache_entries.clone()))?;
         registry.register(Box::new(exchange_requests.clone()))?;
         registry.register(Box::new(exchange_request_duration.clone()))?;
         registry.register(Box::new(upstream_errors.clone()))?;
@@ -108,6 +115,7 @@ impl Metrics {
             reloads,
             tls_handshake_failures,
             open_connections,
+            cache_entries,
             exchange_requests,
             exchange_request_duration,
             upstream_errors,

@@ -204,7 +204,9 @@ impl State {
     }
 
     fn hit(&self, snapshot: &Snapshot, licence: &[u8], city: &str) -> Option<Verdict> {
-        let hit = self.cache.get(licence, city, snapshot.generation)?;
+        let judgement = self.cache.get(licence, city, snapshot.generation)?;
+        let mut hit = snapshot.verifier.reassemble(licence, city, &judgement);
+        hit.cached = true;
         self.metrics.cache_hits.inc();
         self.metrics
             .record_verdict(&hit, snapshot.verifier.catalog());
