@@ -48,6 +48,9 @@ impl Caller {
     }
 }
 
+/// A connection's caller, or why its certificate names none we serve (shared, judged once).
+pub type Judged = Result<Arc<Caller>, String>;
+
 /// Why a verified certificate does not name a caller we serve.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CallerError {

@@ -9,7 +9,7 @@ use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTE
 use hyper::{Method, Request, Response, StatusCode};
 use rustls::pki_types::CertificateDer;
 
-use super::caller::{self, Caller};
+use super::caller::{Caller, Judged};
 use super::exchange;
 use super::problem::ApiError;
 use super::request_id::{self, X_REQUEST_ID};
@@ -27,7 +27,7 @@ pub struct Connection {
     state: Arc<State>,
     peer: Option<Vec<CertificateDer<'static>>>,
     /// The caller judged under the snapshot generation it holds; judged again after a reload.
-    caller: Mutex<Option<(u64, Result<Caller, String>)>>,
+    caller: Mutex<Option<(u64, Judged)>>,
 }
 
 impl Connection {
@@ -89,7 +89,7 @@ impl Connection {
         &self,
         req: Request<Incoming>,
         request_id: &str,
-    ) -> Result<(Response<Full<Bytes>>, Option<Caller>), (ApiError, Option<Caller>)> {
+    ) -> Result<(Response<Full<Bytes>>, Option<Arc<Caller>>), (ApiError, Option<Arc<Caller>>)> {
         let path = req.uri().path().to_owned();
         let drain_limit = self.state.config.limits.max_batch_body_bytes;
         if !path.starts_with("/v1/") {
@@ -142,7 +142,7 @@ impl Connection {
     }
 
     /// The caller of this connection, judged under the snapshot in force.
-    fn caller(&self, path: &str) -> Result<Caller, ApiError> {
+    fn caller(&self, path: &str) -> Result<Arc<Caller>, ApiError> {
         let Some(peer) = &self.peer else {
             return Err(ApiError::NoClientCert {
                 path: path.to_owned(),
@@ -156,9 +156,7 @@ impl Connection {
         let judged = match slot.as_ref() {
             Some((generation, judged)) if *generation == snapshot.generation => judged.clone(),
             _ => {
-                let v = &snapshot.verifier;
-                let judged =
-                    caller::identify(peer, v.trust(), v.catalog()).map_err(|e| e.to_string());
+                let judged = snapshot.caller(peer);
                 if let Err(why) = &judged {
                     tracing::warn!(reason = %why, "client certificate refused");
                 }

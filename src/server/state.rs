@@ -9,10 +9,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use ring::hkdf;
+use moka::sync::Cache;
+use ring::{digest, hkdf};
+use rustls::pki_types::CertificateDer;
 use tokio_rustls::TlsAcceptor;
 
 use super::cache::VerdictCache;
+use super::caller::{self, Judged};
 use super::config::Config;
 use super::metrics::{Metrics, RELOAD_TRUST_POLICIES};
 use super::problem::ApiError;
@@ -32,6 +35,33 @@ pub struct Snapshot {
     pub verifier: Arc<Verifier>,
     pub policies: Arc<PolicySet>,
     pub acceptor: TlsAcceptor,
+    /// Callers judged under this generation, by the SHA-256 of the presented chain: a client
+    /// that reconnects is not parsed and chained again.
+    callers: Cache<[u8; 32], Judged>,
+}
+
+/// Distinct client certificate chains whose judgement a snapshot keeps (departments × cities
+/// is in the hundreds).
+const CALLER_CACHE_ENTRIES: u64 = 4096;
+
+impl Snapshot {
+    /// The caller named by a verified client certificate chain (leaf first), or why not.
+    pub fn caller(&self, presented: &[CertificateDer<'_>]) -> Judged {
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        for cert in presented {
+            // length-prefixed: the key is one chain, not a concatenation
+            ctx.update(&(cert.len() as u64).to_be_bytes());
+            ctx.update(cert);
+        }
+        let mut key = [0u8; 32];
+        key.copy_from_slice(ctx.finish().as_ref());
+        self.callers.get_with(key, || {
+            let v = &self.verifier;
+            caller::identify(presented, v.trust(), v.catalog())
+                .map(Arc::new)
+                .map_err(|e| e.to_string())
+        })
+    }
 }
 
 /// Why trust and policies could not be (re)loaded; the previous snapshot stays in force.
@@ -285,5 +315,6 @@ fn build_snapshot(
         verifier: Arc::new(verifier),
         policies: Arc::new(policies),
         acceptor: TlsAcceptor::from(tls),
+        callers: Cache::new(CALLER_CACHE_ENTRIES),
     })
 }
