@@ -230,8 +230,9 @@ run() {
 }
 
 # scenario_rss: 100,000 (--rss-licences) distinct licences issued, loaded into the verdict cache
-# of a fresh gateway through verify-batch, then the measured load: batches of a sample of them
-# (all cache hits). Records the gateway's peak resident set (VmHWM) and the cache's entries.
+# of a fresh gateway through verify-batch; one batch of a sample spread over the set must be all
+# cache hits; then the measured load: the verify-cached load (one of the licences, a hit every
+# time). Records the gateway's resident set (VmHWM: its peak) and the cache's entries.
 scenario_rss() {
     local dir=$WORK/rss n=$RSS_LICENCES per longest url status file valid entries
     mkdir -p -- "$dir"
@@ -254,9 +255,11 @@ scenario_rss() {
         }
         { printf ",\"%s\"", $0 > f }
         END { if (f != "") print "]" > f }' "$dir/licences.txt"
-    # the sample of the measured load: one batch spread over the whole set
+    # the sample checked after loading: one batch spread over the whole set
     awk -v step=$(((n + per - 1) / per)) 'NR % step == 1 || step == 1' "$dir/licences.txt" |
         jq -Rsc 'split("\n") | map(select(length > 0))' >"$dir/sample.json"
+    # the licence of the measured load: one from the middle of the set
+    printf '%s' "$(sed -n "$(((n + 1) / 2))p" "$dir/licences.txt")" >"$dir/one.jws"
 
     start_gateway rss 10 "$CACHE_ENTRIES"
     url=${GW_URL[rss]}$BATCH_PATH
@@ -282,13 +285,23 @@ scenario_rss() {
     rss_loaded=$(memory_kib "${GW_PID[rss]}" VmRSS)
     hwm_loaded=$(memory_kib "${GW_PID[rss]}" VmHWM)
 
+    local hits0 misses0 hits misses sample
+    sample=$(jq length "$dir/sample.json")
+    hits0=$(metric "${GW_ADMIN[rss]}" tongban_licence_cache_hits_total)
+    misses0=$(metric "${GW_ADMIN[rss]}" tongban_licence_cache_misses_total)
     status=$(request rss "$CLIENT" "$url" -H 'Content-Type: application/json' --data-binary "@$dir/sample.json")
     [[ $status == 200 ]] || die "rss: the sample batch answered $status"
-    measure rss tongban 1 "${GW_PID[rss]}" "${GW_ADMIN[rss]}" "$url" \
-        -m POST -T application/json -D "$dir/sample.json" "${CLIENT_TLS[@]}"
+    hits=$(jq -n "$(metric "${GW_ADMIN[rss]}" tongban_licence_cache_hits_total) - $hits0")
+    misses=$(jq -n "$(metric "${GW_ADMIN[rss]}" tongban_licence_cache_misses_total) - $misses0")
+    [[ $hits == "$sample" && $misses == 0 ]] ||
+        die "rss: of $sample loaded licences spread over the set, $hits were cache hits and $misses misses"
+    note "rss: a sample of $sample licences spread over the set: all cache hits"
+    LICENCE=$dir/one.jws check_verify rss "${GW_URL[rss]}"
+    measure rss tongban 1 "${GW_PID[rss]}" "${GW_ADMIN[rss]}" "${GW_URL[rss]}$VERIFY_PATH" \
+        -m POST -T application/jose -D "$dir/one.jws" "${CLIENT_TLS[@]}"
     entries=$(metric "${GW_ADMIN[rss]}" tongban_licence_cache_entries)
     jq -cn --argjson licences "$n" --argjson per "$per" --argjson longest "$longest" \
-        --argjson sample "$(jq length "$dir/sample.json")" --argjson entries "$entries" \
+        --argjson sample "$sample" --argjson entries "$entries" \
         --argjson rss_start "$rss_start" --argjson rss_loaded "$rss_loaded" \
         --argjson hwm_loaded "$hwm_loaded" \
         --argjson rss_end "$(memory_kib "${GW_PID[rss]}" VmRSS)" \
