@@ -129,6 +129,14 @@ const EMBEDDED_CITIES: &str = include_str!("../policies/catalog/cities.csv");
 const EMBEDDED_DEPARTMENTS: &str = include_str!("../policies/catalog/departments.csv");
 const EMBEDDED_LICENCE_TYPES: &str = include_str!("../policies/catalog/licence-types.csv");
 
+/// The catalog files compiled into the binary, by file name under `catalog/` (to write a
+/// policies directory that loads like the shipped one).
+pub const EMBEDDED_FILES: [(&str, &str); 3] = [
+    ("cities.csv", EMBEDDED_CITIES),
+    ("departments.csv", EMBEDDED_DEPARTMENTS),
+    ("licence-types.csv", EMBEDDED_LICENCE_TYPES),
+];
+
 fn is_city_code(s: &str) -> bool {
     s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit())
 }

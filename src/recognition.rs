@@ -18,6 +18,8 @@ pub const ANY: &str = "*";
 
 /// The recognition policy file, relative to the policies directory.
 pub const RECOGNITION_FILE: &str = "recognition.toml";
+/// The shipped `policies/recognition.toml`, compiled into the binary.
+pub const EMBEDDED_TEXT: &str = include_str!("../policies/recognition.toml");
 
 /// One exclusion: `verifier` does not accept `types` issued in `issuer`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,11 +94,7 @@ impl Recognition {
 
     /// The shipped `policies/recognition.toml`, compiled into the binary.
     pub fn embedded(catalog: &Catalog) -> Result<Recognition, RecognitionError> {
-        Recognition::parse(
-            include_str!("../policies/recognition.toml"),
-            "policies/recognition.toml",
-            catalog,
-        )
+        Recognition::parse(EMBEDDED_TEXT, "policies/recognition.toml", catalog)
     }
 
     /// Reads `<policies dir>/recognition.toml`; a missing file means no exclusions.

@@ -411,3 +411,102 @@ fn signed_sets_fail_when_a_file_is_tampered_added_or_removed() {
         "{out}"
     );
 }
+
+#[test]
+fn generate_writes_a_set_that_checks_with_its_upstreams() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("set");
+    let dir_s = dir.display().to_string();
+    let (code, stdout, stderr) = tongban(&[
+        "policy",
+        "generate",
+        "--items",
+        "40",
+        "--seed",
+        "7",
+        "--out",
+        &dir_s,
+        "--upstream-url",
+        "http://127.0.0.1:1",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("40 item(s)"), "{stderr}");
+    for f in [
+        "catalog/cities.csv",
+        "catalog/departments.csv",
+        "catalog/licence-types.csv",
+        "recognition.toml",
+    ] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+    // stdout is the [upstreams.*] configuration the items need
+    assert!(stdout.contains("url = \"http://127.0.0.1:1\""), "{stdout}");
+    let config = tmp.path().join("tongban.toml");
+    std::fs::write(&config, &stdout).unwrap();
+    let (code, _, stderr) = tongban(&["policy", "check", &dir_s, "--config", &path_of(&config)]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("40 item(s) checked: 0 error(s)"),
+        "{stderr}"
+    );
+    // without the upstreams the gateway would refuse the set
+    std::fs::write(&config, "").unwrap();
+    let (code, out, _) = tongban(&["policy", "check", &dir_s, "--config", &path_of(&config)]);
+    assert_eq!(code, 1);
+    assert!(out.contains("upstream"), "{out}");
+    // the same seed gives the same files
+    let again = tmp.path().join("again");
+    let (code, _, _) = tongban(&[
+        "policy",
+        "generate",
+        "--items",
+        "40",
+        "--seed",
+        "7",
+        "--out",
+        &path_of(&again),
+    ]);
+    assert_eq!(code, 0);
+    let text = |d: &Path| std::fs::read_to_string(d.join("items/tax/synthetic.toml")).unwrap();
+    assert_eq!(text(&dir), text(&again));
+}
+
+#[test]
+fn generate_refuses_a_non_empty_directory_unless_forced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = path_of(tmp.path());
+    std::fs::write(tmp.path().join("notes.txt"), "mine").unwrap();
+    let (code, _, stderr) = tongban(&["policy", "generate", "--items", "30", "--out", &dir]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("not empty") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert!(!tmp.path().join("items").exists());
+    let (code, _, stderr) = tongban(&[
+        "policy", "generate", "--items", "30", "--out", &dir, "--force",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    // --force replaces items/: no item of the larger set is left behind
+    let (code, _, stderr) = tongban(&[
+        "policy", "generate", "--items", "3", "--out", &dir, "--force",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = tongban(&["policy", "check", &dir]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("3 item(s) checked"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("notes.txt")).unwrap(),
+        "mine"
+    );
+    for bad in ["0", "100001", "x"] {
+        let (code, _, _) = tongban(&[
+            "policy", "generate", "--items", bad, "--out", &dir, "--force",
+        ]);
+        assert_eq!(code, 2, "--items {bad}");
+    }
+}
+
+fn path_of(p: &Path) -> String {
+    p.display().to_string()
+}

@@ -584,3 +584,41 @@ async fn http2_is_negotiated_by_alpn() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.version(), hyper::Version::HTTP_2);
 }
+
+/// Sessions resume by default (rustls' TLS 1.3 tickets); `[tls] session_resumption = false`
+/// makes every connection a full handshake with the client certificate (benches/compare's
+/// handshake scenario relies on it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_resumption_can_be_turned_off() {
+    let pki = Pki::shared();
+    for resumption in [true, false] {
+        let server = start(tongban::server::config::Config {
+            tls_session_resumption: resumption,
+            ..config(&pki.dir)
+        })
+        .await;
+        // one client configuration, so one session cache, for both connections
+        let client = connector(&pki.dir, Some(&pki.client(WUHAN)));
+        let first = send(
+            &client,
+            server.public_addr(),
+            post(VERIFY, "application/jose", "x"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(first.status, StatusCode::OK);
+        let second = common::tls_connect(&client, server.public_addr())
+            .await
+            .unwrap();
+        let expected = if resumption {
+            rustls::HandshakeKind::Resumed
+        } else {
+            rustls::HandshakeKind::Full
+        };
+        assert_eq!(
+            second.get_ref().1.handshake_kind(),
+            Some(expected),
+            "resumption {resumption}"
+        );
+    }
+}

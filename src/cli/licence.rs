@@ -1,5 +1,7 @@
-//! `tongban licence issue`: sign a licence with a department's key.
+//! `tongban licence issue`: sign licences with a department's key (one, or a numbered series
+//! for load tests).
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -14,7 +16,7 @@ use crate::time::{parse_rfc3339, Clock, SystemClock};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Issue one licence; prints the compact JWS on standard output.
+    /// Issue a licence (or `--count N`); prints each compact JWS on its own line.
     Issue(IssueArgs),
 }
 
@@ -29,9 +31,14 @@ pub struct IssueArgs {
     /// Licence type code from the catalog, e.g. BUSINESS_LICENCE.
     #[arg(long = "type", value_name = "CODE")]
     ltype: String,
-    /// Serial of the lid: 1–32 characters 0-9A-Z.
+    /// Serial of the lid: 1–32 characters 0-9A-Z. With `--count`, the prefix of each serial.
     #[arg(long)]
     serial: String,
+    /// Issue this many licences, serials SERIAL0, SERIAL1, … (the number zero-padded to the
+    /// width of COUNT-1: `--serial B --count 1000` gives B000 … B999), one JWS per line.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_COUNT)))]
+    count: u32,
     #[arg(long, value_name = "NAME")]
     holder_name: String,
     #[arg(long, value_name = "ID")]
@@ -59,17 +66,18 @@ pub struct IssueArgs {
     policies: Option<PathBuf>,
 }
 
+/// Most licences one `--count` issues: a million is minutes of signing and ~2 GB of output.
+const MAX_COUNT: u32 = 1_000_000;
+
 pub fn run(Command::Issue(args): Command) -> ExitCode {
     match issue(&args) {
-        Ok(jws) => {
-            println!("{jws}");
-            ExitCode::SUCCESS
-        }
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
     }
 }
 
-fn issue(args: &IssueArgs) -> Result<String, String> {
+/// Signs the licences and writes them to standard output as they are made.
+fn issue(args: &IssueArgs) -> Result<(), String> {
     let catalog = match policies_dir(args.policies.clone()) {
         Some(dir) => Catalog::load(&dir),
         None => Catalog::embedded(),
@@ -99,7 +107,7 @@ fn issue(args: &IssueArgs) -> Result<String, String> {
         fields.insert(k.to_owned(), json!(v));
     }
     let time = |t: &Option<String>| t.as_deref().map(parse_rfc3339).transpose();
-    let draft = Draft {
+    let mut draft = Draft {
         ltype: args.ltype.clone(),
         serial: args.serial.clone(),
         holder_name: args.holder_name.clone(),
@@ -110,5 +118,15 @@ fn issue(args: &IssueArgs) -> Result<String, String> {
         exp: time(&args.exp)?,
         fields,
     };
-    draft.issue(&catalog, &signer).map_err(|e| e.to_string())
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let width = (args.count - 1).to_string().len();
+    for n in 0..args.count {
+        if args.count > 1 {
+            draft.serial = format!("{}{n:0width$}", args.serial);
+        }
+        let jws = draft.issue(&catalog, &signer).map_err(|e| e.to_string())?;
+        writeln!(out, "{jws}").map_err(|e| format!("standard output: {e}"))?;
+    }
+    out.flush().map_err(|e| format!("standard output: {e}"))
 }

@@ -1,5 +1,8 @@
 //! `tongban policy …`: tools for the security teams who approve every grant of one city's data
-//! to another: check, explain, test (diff and sign live beside them).
+//! to another: check, explain, test (diff and sign live beside them), and `generate` for
+//! synthetic sets at scale ([`generate`]).
+
+mod generate;
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -98,6 +101,9 @@ pub enum Command {
         #[arg(long, value_name = "DIR", default_value = "certs/demo/trust")]
         trust: PathBuf,
     },
+    /// Write a synthetic policy set (benchmarks, load tests) as a policies directory; prints
+    /// the `[upstreams.*]` configuration its items need.
+    Generate(generate::Args),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -148,6 +154,7 @@ pub fn run(command: Command) -> ExitCode {
         } => diff(&old, &new, date.as_deref(), format),
         Command::Sign { dir, cert, key } => sign(&dir, &cert, &key),
         Command::VerifySignature { dir, trust } => verify_signature(&dir, &trust),
+        Command::Generate(args) => generate::run(&args),
     }
 }
 

@@ -21,6 +21,10 @@ pub struct Config {
     pub tls_cert: PathBuf,
     /// PEM PKCS#8 (or SEC1/PKCS#1) server key.
     pub tls_key: PathBuf,
+    /// Let clients resume TLS sessions (rustls' defaults: TLS 1.3 tickets backed by a cache of
+    /// 256 sessions, TLS 1.2 session ids). Off: every connection is a full handshake with the
+    /// client certificate checked (load tests of handshakes).
+    pub tls_session_resumption: bool,
     pub trust_dir: PathBuf,
     /// `None`: the catalog and recognition table compiled into the binary, and no data-exchange
     /// items.
@@ -231,6 +235,12 @@ fn default_admin() -> String {
 struct RawTls {
     cert: PathBuf,
     key: PathBuf,
+    #[serde(default = "default_session_resumption")]
+    session_resumption: bool,
+}
+
+fn default_session_resumption() -> bool {
+    true
 }
 
 #[derive(Deserialize)]
@@ -368,6 +378,7 @@ impl RawConfig {
             admin: admin.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
             tls_cert: base.join(self.tls.cert),
             tls_key: base.join(self.tls.key),
+            tls_session_resumption: self.tls.session_resumption,
             trust_dir: base.join(self.trust.dir),
             policies_dir: self.policies.as_ref().map(|p| base.join(&p.dir)),
             require_signed_policies: self
@@ -486,6 +497,13 @@ ttl_secs = 60
         assert_eq!(c.limits.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
         assert_eq!(c.cache.ttl, Duration::from_secs(60));
         assert_eq!(c.cache.max_entries, DEFAULT_CACHE_MAX_ENTRIES);
+        assert!(c.tls_session_resumption);
+        let text = FULL.replace("[tls]", "[tls]\nsession_resumption = false");
+        assert!(
+            !Config::parse(&text, Path::new("."))
+                .unwrap()
+                .tls_session_resumption
+        );
     }
 
     #[test]

@@ -121,6 +121,7 @@ async fn run_in(dir: &Path, options: &DemoOptions) -> Result<(), DemoError> {
         admin,
         tls_cert: dir.join("server/server-chain.pem"),
         tls_key: dir.join("server/server.key"),
+        tls_session_resumption: true,
         trust_dir: dir.join("trust"),
         policies_dir: policies_dir.clone(),
         require_signed_policies: false,

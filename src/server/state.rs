@@ -309,7 +309,7 @@ fn build_snapshot(
         }
         None => PolicySet::default(),
     };
-    let tls = tls::server_config(identity, verifier.trust())?;
+    let tls = tls::server_config(identity, verifier.trust(), config.tls_session_resumption)?;
     Ok(Snapshot {
         generation,
         verifier: Arc::new(verifier),

@@ -76,10 +76,12 @@ impl ServerIdentity {
     }
 }
 
-/// The server configuration for the current trust store.
+/// The server configuration for the current trust store; `resumption` false turns session
+/// resumption off (no TLS 1.3 tickets, no session cache: every handshake is a full one).
 pub fn server_config(
     identity: &ServerIdentity,
     trust: &TrustStore,
+    resumption: bool,
 ) -> Result<Arc<ServerConfig>, TlsError> {
     let mut roots = RootCertStore::empty();
     for (city, anchor) in trust.all_anchors() {
@@ -107,5 +109,9 @@ pub fn server_config(
         .with_single_cert(identity.chain.clone(), identity.key.clone_key())
         .map_err(|e| TlsError::Rustls(e.to_string()))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    if !resumption {
+        config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        config.send_tls13_tickets = 0;
+    }
     Ok(Arc::new(config))
 }

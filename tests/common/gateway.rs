@@ -154,6 +154,7 @@ pub fn config(dir: &Path) -> Config {
         admin: "127.0.0.1:0".parse().unwrap(),
         tls_cert: dir.join("server/server-chain.pem"),
         tls_key: dir.join("server/server.key"),
+        tls_session_resumption: true,
         trust_dir: dir.join("trust"),
         policies_dir: None,
         require_signed_policies: false,

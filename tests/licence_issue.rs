@@ -1,0 +1,115 @@
+//! `tongban licence issue` through the real binary: one licence, and a numbered series with
+//! `--count` (load tests issue 100,000 at once) that `tongban verify` accepts.
+
+use std::process::{Command, Output};
+
+fn tongban(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tongban"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+const SIGNER: [&str; 4] = [
+    "--cert",
+    "certs/demo/signers/420100-MARKET_REG.pem",
+    "--key",
+    "certs/demo/signers/420100-MARKET_REG.key",
+];
+
+fn issue(extra: &[&str]) -> Output {
+    let mut args = vec!["licence", "issue"];
+    args.extend(SIGNER);
+    args.extend([
+        "--type",
+        "BUSINESS_LICENCE",
+        "--holder-name",
+        "湖北示例科技有限公司",
+        "--holder-id",
+        "91420100MA4K12345K",
+        "--holder-id-type",
+        "USCC",
+    ]);
+    args.extend(extra);
+    tongban(&args)
+}
+
+/// The lid claim of a compact JWS.
+fn lid(jws: &str) -> String {
+    use base64::Engine as _;
+    let payload = jws.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    claims["lid"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn count_issues_numbered_licences_one_per_line_that_verify() {
+    let out = issue(&["--serial", "B", "--count", "12"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let licences: Vec<&str> = text.lines().collect();
+    assert_eq!(licences.len(), 12);
+    // serials B00 … B11: the number is padded to the width of the last one
+    let serials: Vec<String> = licences
+        .iter()
+        .map(|l| lid(l).split('.').nth(7).unwrap().to_owned())
+        .collect();
+    assert_eq!(serials[0], "B00");
+    assert_eq!(serials[11], "B11");
+    let distinct: std::collections::BTreeSet<&String> = serials.iter().collect();
+    assert_eq!(distinct.len(), 12);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "verify".to_owned(),
+        "--trust".into(),
+        "certs/demo/trust".into(),
+        "--city".into(),
+        "420100".into(),
+    ];
+    for (n, l) in licences.iter().enumerate() {
+        let path = dir.path().join(format!("{n}.jws"));
+        std::fs::write(&path, l).unwrap();
+        args.push(path.display().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let verified = tongban(&args);
+    assert_eq!(
+        verified.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&verified.stdout).lines().count(),
+        12
+    );
+}
+
+#[test]
+fn one_licence_keeps_its_serial_and_bad_counts_are_usage_errors() {
+    let out = issue(&["--serial", "2025000777"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 1);
+    assert!(lid(text.trim()).contains(".2025000777.001."));
+
+    for bad in ["0", "-1", "many", "1000001"] {
+        let out = issue(&["--serial", "B", "--count", bad]);
+        assert_eq!(out.status.code(), Some(2), "--count {bad}");
+        assert!(out.stdout.is_empty());
+    }
+    // a serial that numbering makes too long is refused before anything is printed
+    let long = "S".repeat(32);
+    let out = issue(&["--serial", &long, "--count", "2"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}
