@@ -15,7 +15,6 @@
 use std::time::{Duration, Instant};
 
 use moka::sync::Cache;
-use moka::Expiry;
 use ring::digest::{Context, SHA256};
 
 use super::config::CacheConfig;
@@ -40,21 +39,15 @@ fn key(licence: &[u8], city: &str) -> Key {
     key
 }
 
-/// A cached judgement and how long it may live, decided at insertion.
+/// A cached judgement and until when it holds, decided at insertion.
 #[derive(Clone)]
 struct Entry {
     /// The state generation (trust + policies) the verdict was computed under.
     generation: u64,
     judgement: Judgement,
-    lifetime: Duration,
-}
-
-struct EntryExpiry;
-
-impl Expiry<Key, Entry> for EntryExpiry {
-    fn expire_after_create(&self, _key: &Key, value: &Entry, _now: Instant) -> Option<Duration> {
-        Some(value.lifetime)
-    }
+    /// Checked on every hit: cheaper in memory than a per-entry timer (moka's `expire_after`);
+    /// the cache's time-to-live (`ttl`) removes entries in any case.
+    expires: Instant,
 }
 
 /// Bounded, time-aware verdict cache.
@@ -69,7 +62,7 @@ impl VerdictCache {
         let cache = (config.max_entries > 0).then(|| {
             Cache::builder()
                 .max_capacity(config.max_entries)
-                .expire_after(EntryExpiry)
+                .time_to_live(config.ttl.max(Duration::from_secs(1)))
                 .build()
         });
         Self {
@@ -90,7 +83,12 @@ impl VerdictCache {
         if licence.len() > MAX_CACHED_LICENCE_BYTES || self.ttl.is_zero() {
             return None;
         }
-        let entry = cache.get(&key(licence, city))?;
+        let key = key(licence, city);
+        let entry = cache.get(&key)?;
+        if entry.expires <= Instant::now() {
+            cache.invalidate(&key);
+            return None;
+        }
         (entry.generation == generation).then_some(entry.judgement)
     }
 
@@ -118,7 +116,7 @@ impl VerdictCache {
             Entry {
                 generation,
                 judgement: verdict.judgement(),
-                lifetime,
+                expires: Instant::now() + lifetime,
             },
         );
     }
