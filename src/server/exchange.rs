@@ -215,12 +215,8 @@ async fn exchange(
     // the subject's licence, verified for the caller's city (through the verdict cache)
     let licence_type = match header_text(&parts.headers, X_SUBJECT_LICENCE) {
         Some(jws) => {
-            let city = caller.city.clone();
-            let st = state.clone();
-            let verdict =
-                tokio::task::spawn_blocking(move || st.verify_cached(jws.trim().as_bytes(), &city))
-                    .await
-                    .map_err(|e| ApiError::Internal(format!("verification task failed: {e}")))?;
+            // one verification, on this task as for `POST /v1/licences/verify`
+            let verdict = state.verify_cached(jws.trim().as_bytes(), &caller.city);
             if let Some(id) = verdict.holder.as_ref().and_then(|h| h.id.as_deref()) {
                 *subject = Some(state.audit_key.personal_id(id));
             }

@@ -227,12 +227,6 @@ impl State {
         verdict
     }
 
-    /// The cached verdict on a licence for `city`, counted as a hit; `None` (not counted) when
-    /// it must be verified. Cheap: callers try it before moving to the blocking pool.
-    pub fn cached_verdict(&self, licence: &[u8], city: &str) -> Option<Verdict> {
-        self.hit(&self.snapshot(), licence, city)
-    }
-
     fn hit(&self, snapshot: &Snapshot, licence: &[u8], city: &str) -> Option<Verdict> {
         let judgement = self.cache.get(licence, city, snapshot.generation)?;
         let mut hit = snapshot.verifier.reassemble(licence, city, &judgement);
