@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use cedar_policy as cedar;
 use tongban::policy::model::{Caller, Day, Item, Part};
-use tongban::policy::synthetic::CITIES;
+use tongban::policy::synthetic::{Rng, CITIES};
 use tongban::policy::{Decision, DenyReason};
 
 use super::translate::{cedar_request, departments, translate_item};
@@ -85,7 +85,7 @@ pub(crate) fn check_equivalence(fixture: &Fixture, n: usize) {
 /// and about half of those are then changed in one respect (caller, purpose, method, day,
 /// licence, item) so that they may miss.
 fn sample_requests(items: &[Item], n: usize) -> Vec<OwnedRequest> {
-    let mut rng = Rng(0xCEDA);
+    let mut rng = Rng::new(0xCEDA);
     let departments: Vec<String> = departments(items).into_iter().collect();
     let purposes: Vec<&String> = items
         .iter()
@@ -165,29 +165,4 @@ fn sample_requests(items: &[Item], n: usize) -> Vec<OwnedRequest> {
             req
         })
         .collect()
-}
-
-/// SplitMix64, as in `tongban::policy::synthetic`.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-
-    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
-        &xs[self.below(xs.len())]
-    }
 }

@@ -332,11 +332,15 @@ const OTHER: [&str; 10] = [
     "organisation.uscc",
 ];
 
-/// SplitMix64: small, fast and deterministic.
-struct Rng(u64);
+/// SplitMix64: small, fast and deterministic (also drives the benches' generated requests).
+pub struct Rng(u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -345,16 +349,16 @@ impl Rng {
     }
 
     /// Uniform in `0..n` (n > 0).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
     }
 
     /// True with probability `percent`/100.
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.next_u64() % 100 < percent
     }
 
-    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+    pub fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
         &xs[self.below(xs.len())]
     }
 }
@@ -377,7 +381,7 @@ const DAY_2025_01_01: Day = 20_089;
 /// `seed`: item `i` is in category `i % 18`, provided by city `(i / 18) % 9`, so every category
 /// and city is covered from 162 items on.
 pub fn generate(items: usize, seed: u64) -> Vec<Item> {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     (0..items).map(|i| item(i, &mut rng)).collect()
 }
 
