@@ -15,12 +15,12 @@
 use std::time::{Duration, Instant};
 
 use moka::sync::Cache;
-use ring::digest::{Context, SHA256};
 
 use super::config::CacheConfig;
 use crate::licence::verify::MAX_ISSUE_SKEW_SECS;
 use crate::licence::{Judgement, Verdict};
 use crate::time::UnixTime;
+use crate::trust::cert::sha256_of;
 
 /// Licences longer than this are verified every time (a real licence is 1–4 KiB): hashing the
 /// key stays cheap.
@@ -30,13 +30,7 @@ pub const MAX_CACHED_LICENCE_BYTES: usize = 16 * 1024;
 type Key = [u8; 32];
 
 fn key(licence: &[u8], city: &str) -> Key {
-    let mut ctx = Context::new(&SHA256);
-    ctx.update(city.as_bytes());
-    ctx.update(&[0]);
-    ctx.update(licence);
-    let mut key = [0u8; 32];
-    key.copy_from_slice(ctx.finish().as_ref());
-    key
+    sha256_of([city.as_bytes(), &[0], licence])
 }
 
 /// A cached judgement and until when it holds, decided at insertion.

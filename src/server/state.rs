@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use moka::sync::Cache;
-use ring::{digest, hkdf};
+use ring::hkdf;
 use rustls::pki_types::CertificateDer;
 use tokio_rustls::TlsAcceptor;
 
@@ -28,6 +28,7 @@ use crate::policy::filter::MaskKey;
 use crate::policy::rate::RateLimiter;
 use crate::policy::{signing, PolicyError, PolicySet};
 use crate::time::Clock;
+use crate::trust::cert::sha256_of;
 
 /// What one generation of trust and policies gives the server.
 pub struct Snapshot {
@@ -47,14 +48,17 @@ const CALLER_CACHE_ENTRIES: u64 = 4096;
 impl Snapshot {
     /// The caller named by a verified client certificate chain (leaf first), or why not.
     pub fn caller(&self, presented: &[CertificateDer<'_>]) -> Judged {
-        let mut ctx = digest::Context::new(&digest::SHA256);
-        for cert in presented {
-            // length-prefixed: the key is one chain, not a concatenation
-            ctx.update(&(cert.len() as u64).to_be_bytes());
-            ctx.update(cert);
-        }
-        let mut key = [0u8; 32];
-        key.copy_from_slice(ctx.finish().as_ref());
+        // length-prefixed: the key is one chain, not a concatenation
+        let lengths: Vec<[u8; 8]> = presented
+            .iter()
+            .map(|c| (c.len() as u64).to_be_bytes())
+            .collect();
+        let key = sha256_of(
+            presented
+                .iter()
+                .zip(&lengths)
+                .flat_map(|(c, len)| [&len[..], &c[..]]),
+        );
         self.callers.get_with(key, || {
             let v = &self.verifier;
             caller::identify(presented, v.trust(), v.catalog())
