@@ -121,7 +121,7 @@ fn every_algorithm_verifies() {
     let s = tongban::licence::issue::LicenceSigner::new(
         &rsa.key_pem(),
         &chain,
-        Some(tongban::licence::JwsAlg::PS256),
+        Some(tongban::crypto::Algorithm::RsaPssSha256),
         SignerHeader::X5c,
     )
     .unwrap();

@@ -10,8 +10,9 @@ use serde_json::{json, Map};
 
 use super::{fail, policies_dir};
 use crate::catalog::Catalog;
+use crate::crypto::alg::JWS_NAMES;
+use crate::crypto::Algorithm;
 use crate::licence::issue::{Draft, LicenceSigner, SignerHeader};
-use crate::licence::JwsAlg;
 use crate::time::{parse_rfc3339, Clock, SystemClock};
 
 #[derive(Debug, Subcommand)]
@@ -86,13 +87,13 @@ fn issue(args: &IssueArgs) -> Result<(), String> {
     let chain = super::read_pem_chain(&args.cert)?;
     let key =
         std::fs::read_to_string(&args.key).map_err(|e| format!("{}: {e}", args.key.display()))?;
-    let alg =
-        match args.alg.as_deref() {
-            Some(name) => Some(JwsAlg::parse(name).ok_or_else(|| {
-                format!("--alg `{name}` is not ES256, ES384, EdDSA, RS256 or PS256")
-            })?),
-            None => None,
-        };
+    let alg = match args.alg.as_deref() {
+        Some(name) => Some(
+            Algorithm::from_jws(name)
+                .ok_or_else(|| format!("--alg `{name}` is not one of {}", JWS_NAMES.join(", ")))?,
+        ),
+        None => None,
+    };
     let header = if args.kid {
         SignerHeader::Kid
     } else {
