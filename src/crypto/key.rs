@@ -48,7 +48,7 @@ pub enum PublicKey {
     Rsa { pkcs1: Vec<u8>, bits: usize },
     /// An SM2 key, prepared for verification.
     Sm2(Sm2Key),
-    /// Any other key (DSA, other curves, a point off its curve, …): never verifies anything.
+    /// Any other key (DSA, other curves, …): never verifies anything.
     Unsupported(String),
 }
 
@@ -56,25 +56,27 @@ impl PublicKey {
     /// Decodes a DER SubjectPublicKeyInfo.
     pub fn from_spki_der(der: &[u8]) -> Result<Self, String> {
         let (_, spki) = SubjectPublicKeyInfo::from_der(der).map_err(|e| e.to_string())?;
-        Ok(Self::from_spki(&spki))
+        Self::from_spki(&spki)
     }
 
     /// Decodes a parsed SubjectPublicKeyInfo. An SM2 key is `id-ecPublicKey` with the SM2
-    /// curve, or has the SM2 OID as its algorithm (contract section 1).
-    pub fn from_spki(spki: &SubjectPublicKeyInfo<'_>) -> Self {
+    /// curve, or has the SM2 OID as its algorithm (contract section 1); an SM2 key that is not a
+    /// point of the curve is an error (broken material, reported where it was found). Keys of
+    /// other families the contract does not accept are [`PublicKey::Unsupported`].
+    pub fn from_spki(spki: &SubjectPublicKeyInfo<'_>) -> Result<Self, String> {
         let alg = &spki.algorithm.algorithm;
         let raw = spki.subject_public_key.data.as_ref();
         if *alg == OID_SIG_ED25519 {
-            return match raw.len() {
+            return Ok(match raw.len() {
                 32 if ed25519_small_order(raw) => {
                     Self::Unsupported("Ed25519 key of small order".into())
                 }
                 32 => Self::Ed25519(raw.to_vec()),
                 n => Self::Unsupported(format!("Ed25519 key of {n} bytes")),
-            };
+            });
         }
         if *alg == oid_sm2() {
-            return sm2(raw);
+            return Sm2Key::from_sec1(raw).map(Self::Sm2);
         }
         if *alg == OID_KEY_TYPE_EC_PUBLIC_KEY {
             let curve = spki
@@ -83,23 +85,23 @@ impl PublicKey {
                 .as_ref()
                 .and_then(|p| p.as_oid().ok());
             return match curve {
-                Some(c) if c == OID_EC_P256 => Self::P256(raw.to_vec()),
-                Some(c) if c == OID_NIST_EC_P384 => Self::P384(raw.to_vec()),
-                Some(c) if c == oid_sm2() => sm2(raw),
-                Some(c) => Self::Unsupported(format!("EC curve {c}")),
-                None => Self::Unsupported("EC key without a named curve".into()),
+                Some(c) if c == oid_sm2() => Sm2Key::from_sec1(raw).map(Self::Sm2),
+                Some(c) if c == OID_EC_P256 => Ok(Self::P256(raw.to_vec())),
+                Some(c) if c == OID_NIST_EC_P384 => Ok(Self::P384(raw.to_vec())),
+                Some(c) => Ok(Self::Unsupported(format!("EC curve {c}"))),
+                None => Ok(Self::Unsupported("EC key without a named curve".into())),
             };
         }
         if *alg == OID_PKCS1_RSAENCRYPTION {
-            return match spki.parsed() {
+            return Ok(match spki.parsed() {
                 Ok(ParsedKey::RSA(rsa)) => Self::Rsa {
                     bits: rsa.key_size(),
                     pkcs1: raw.to_vec(),
                 },
                 _ => Self::Unsupported("malformed RSA key".into()),
-            };
+            });
         }
-        Self::Unsupported(format!("key algorithm {alg}"))
+        Ok(Self::Unsupported(format!("key algorithm {alg}")))
     }
 
     /// The key's family; `None` for an unsupported key.
@@ -118,18 +120,6 @@ impl PublicKey {
     pub fn kind(&self) -> &'static str {
         self.key_type().map_or("unsupported", KeyType::name)
     }
-
-    /// Why this key can verify nothing, if it cannot.
-    pub fn unsupported(&self) -> Option<&str> {
-        match self {
-            Self::Unsupported(why) => Some(why),
-            _ => None,
-        }
-    }
-}
-
-fn sm2(point: &[u8]) -> PublicKey {
-    Sm2Key::from_sec1(point).map_or_else(PublicKey::Unsupported, PublicKey::Sm2)
 }
 
 /// Encodings (sign bit ignored) of the Ed25519 points of small order (libsodium's list). ring

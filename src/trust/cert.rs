@@ -111,7 +111,8 @@ impl Cert {
             not_after: tbs.validity.not_after.timestamp(),
             basic_constraints,
             key_usage,
-            key: PublicKey::from_spki(tbs.public_key()),
+            key: PublicKey::from_spki(tbs.public_key())
+                .map_err(|e| CertParseError(format!("subject public key: {e}")))?,
             identity: identity_of(&tbs.subject),
         })
     }
