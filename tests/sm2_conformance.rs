@@ -61,7 +61,13 @@ fn the_standard_example_verifies_with_the_default_signer_id() {
     let der_b64 = URL_SAFE_NO_PAD.encode(&der);
     assert!(verify(Algorithm::Sm2Sm3, &key, MESSAGE, Signature::Jws(&der_b64)).is_err());
     // another message, or one changed bit of s, fails
-    assert!(verify(Algorithm::Sm2Sm3, &key, b"message digesT", Signature::Jws(&jws)).is_err());
+    assert!(verify(
+        Algorithm::Sm2Sm3,
+        &key,
+        b"message digesT",
+        Signature::Jws(&jws)
+    )
+    .is_err());
     let mut bad = rs.clone();
     bad[63] ^= 1;
     let bad = URL_SAFE_NO_PAD.encode(&bad);
@@ -98,7 +104,8 @@ fn openssl_sm2_verification_vectors() {
     let PublicKey::Sm2(sm2_key) = key.public_key() else {
         panic!("an SM2 key")
     };
-    let verifier = sm2::dsa::VerifyingKey::from_sec1_bytes(DEFAULT_DISTID, sm2_key.point()).unwrap();
+    let verifier =
+        sm2::dsa::VerifyingKey::from_sec1_bytes(DEFAULT_DISTID, sm2_key.point()).unwrap();
     let field = |line: &str, name: &str| line.strip_prefix(name).map(|v| hex(v.trim()));
     let lines: Vec<&str> = text.lines().collect();
     let mut checked = 0;
@@ -107,7 +114,9 @@ fn openssl_sm2_verification_vectors() {
             continue;
         };
         let sig = sm2::dsa::Signature::from_der(&der).unwrap();
-        verifier.verify_prehash(&e, &sig).expect("OpenSSL vector verifies");
+        verifier
+            .verify_prehash(&e, &sig)
+            .expect("OpenSSL vector verifies");
         let mut other = e.clone();
         other[0] ^= 1;
         assert!(verifier.verify_prehash(&other, &sig).is_err());
