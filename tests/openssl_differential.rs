@@ -10,13 +10,18 @@
 //!
 //! `TONGBAN_DIFF_CASES` and `TONGBAN_DIFF_SEED` override the case count and seed.
 
+#[path = "common/differential.rs"]
+mod differential;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::Instant;
+
+use differential::{
+    env_or, openssl, openssl_version, our_code_for, parse_openssl_errors, run_on_workers, verbose,
+    Rng,
+};
 
 use tongban::catalog::Catalog;
 use tongban::licence::issue::{Draft, LicenceSigner, SignerHeader};
@@ -54,32 +59,6 @@ const D_REVOKED_LATER: &str =
     "revocation with a non-compromise reason dated after iat does not revoke (contract section 2)";
 const D_CA_NO_KU: &str =
     "x509_strict wants keyUsage on every CA; the contract only needs keyCertSign when present";
-
-/// Small deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())]
-    }
-    fn span(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next() % (hi - lo) as u64) as i64
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -647,11 +626,7 @@ fn run_case(case: &Case, catalog: &Catalog) -> Outcome {
         args.extend(["-CRLfile".into(), "crls.pem".into()]);
     }
     args.push("signer.pem".into());
-    let out = Command::new("openssl")
-        .args(&args)
-        .current_dir(files)
-        .output()
-        .expect("openssl runs");
+    let out = openssl(files, &args);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let openssl_ok = out.status.success() && stdout.contains("signer.pem: OK");
@@ -689,34 +664,6 @@ fn run_case(case: &Case, catalog: &Catalog) -> Outcome {
         facts,
         crl_after_iat: case.crls.is_some_and(|p| p.this_update > IAT),
         city_mismatch: case.city_mismatch,
-    }
-}
-
-/// `error N at D depth lookup: message` lines of `openssl verify`.
-fn parse_openssl_errors(stderr: &str) -> Vec<(u32, usize, String)> {
-    stderr
-        .lines()
-        .filter_map(|line| {
-            let rest = line.split("error ").nth(1)?;
-            let (code, rest) = rest.split_once(" at ")?;
-            let (depth, rest) = rest.split_once(" depth lookup: ")?;
-            Some((
-                code.parse().ok()?,
-                depth.parse().ok()?,
-                rest.trim().to_owned(),
-            ))
-        })
-        .collect()
-}
-
-/// Our chain code for an openssl error (`None`: a CRL-availability error with no counterpart).
-fn our_code_for(code: u32, depth: usize) -> Option<Code> {
-    match code {
-        9 | 10 => Some(Code::CertNotValidAtIssuance),
-        23 => Some(Code::CertRevoked),
-        26 if depth == 0 => Some(Code::SignerNotEligible),
-        3 | 11 | 12 => None,
-        _ => Some(Code::ChainUntrusted),
     }
 }
 
@@ -787,52 +734,16 @@ fn classify(o: &Outcome) -> Result<Vec<&'static str>, String> {
     Ok(reasons)
 }
 
-fn openssl_version() -> String {
-    match Command::new("openssl").arg("version").output() {
-        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().to_owned(),
-        Ok(out) => panic!(
-            "`openssl version` failed ({}): the differential test needs the openssl command \
-             (Debian package `openssl`, listed in .ci/apt-packages)",
-            out.status
-        ),
-        Err(e) => panic!(
-            "cannot run `openssl` ({e}): the differential test needs the openssl command \
-             (Debian package `openssl`, listed in .ci/apt-packages)"
-        ),
-    }
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 #[test]
 fn chain_verdicts_agree_with_openssl() {
     let started = Instant::now();
     let version = openssl_version();
     let cases_wanted: usize = env_or("TONGBAN_DIFF_CASES", DEFAULT_CASES);
     let seed: u64 = env_or("TONGBAN_DIFF_SEED", DEFAULT_SEED);
-    let mut rng = Rng(seed.max(1));
+    let mut rng = Rng::new(seed);
     let cases: Vec<Case> = (0..cases_wanted).map(|id| generate(id, &mut rng)).collect();
     let catalog = Catalog::embedded().expect("catalog");
-    let next = AtomicUsize::new(0);
-    let outcomes = Mutex::new(Vec::with_capacity(cases.len()));
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(case) = cases.get(i) else { break };
-                let outcome = run_case(case, &catalog);
-                outcomes.lock().expect("lock").push(outcome);
-            });
-        }
-    });
-    let mut outcomes = outcomes.into_inner().expect("lock");
-    outcomes.sort_by_key(|o| o.case_id);
+    let outcomes = run_on_workers(&cases, |case| run_case(case, &catalog));
 
     let mut both_valid = 0;
     let mut both_invalid = 0;
@@ -901,7 +812,7 @@ fn chain_verdicts_agree_with_openssl() {
     }
     eprintln!("certificates by key algorithm: {per_alg:?}");
     eprintln!("time: {:.1} s", started.elapsed().as_secs_f64());
-    if std::env::var_os("TONGBAN_DIFF_VERBOSE").is_some() {
+    if verbose() {
         for o in &outcomes {
             eprintln!(
                 "case {} [{}] ours {:?} openssl {} {:?}",
