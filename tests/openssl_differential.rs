@@ -1,7 +1,7 @@
-//! Differential test of chain verdicts against `openssl verify` (docs/conformance-openssl.md).
+//! Differential test of chain verdicts against `openssl verify` (docs/conformance.md).
 //!
 //! A seeded xorshift generator builds a few hundred certificate chains with `tongban::pki`
-//! (rcgen), each with one or two mutations (validity windows, CA flags, path length, key usage,
+//! (x509-cert), each with one or two mutations (validity windows, CA flags, path length, key usage,
 //! wrong issuer key, missing intermediate, CRL entries, depth, signing profile, city binding).
 //! For each case a trust directory is written, a valid licence is signed with the leaf, and our
 //! verdict (no chain code among `CHAIN_UNTRUSTED`, `CERT_NOT_VALID_AT_ISSUANCE`, `CERT_REVOKED`,
@@ -47,7 +47,7 @@ const CHAIN_CODES: [Code; 4] = [
     Code::SignerNotEligible,
 ];
 
-// Deliberate differences, by name (the table of docs/conformance-openssl.md).
+// Deliberate differences, by name (the table of docs/conformance.md).
 const D_CITY: &str = "city binding: the chain must end at an anchor of the signer's own city";
 const D_PROFILE_CA: &str = "signing profile: a licence signer must not be a CA";
 const D_PROFILE_OU: &str =

@@ -57,6 +57,7 @@ use tongban::pki::demo::demo_org_id;
 use tongban::pki::{
     CaKind, CertSpec, Crl, Issued, KeyAlg, KeyUsage, Reason, RevokedCert, TrustDirWriter, UnixTime,
 };
+use tongban::trust::cert::Cert;
 use tongban::{Code, Verifier};
 
 const DEFAULT_CASES: usize = 120;
@@ -103,6 +104,24 @@ enum Kind {
     Revoked,
     CrlEmptySignerId,
     CrlOtherKey,
+}
+
+impl Kind {
+    /// A fault of the licence signature or its `alg`.
+    fn is_licence_fault(self) -> bool {
+        matches!(
+            self,
+            Kind::OtherSignerId
+                | Kind::EmptySignerId
+                | Kind::DerSignature
+                | Kind::Short63
+                | Kind::Long65
+                | Kind::ScalarOutOfRange
+                | Kind::Tampered
+                | Kind::Sm2HeaderOverP256Key
+                | Kind::Es256HeaderOverSm2Key
+        )
+    }
 }
 
 /// Case `i` takes the kind at `i % len` of this deck (each kind repeated by its weight), so every
@@ -253,24 +272,14 @@ fn generate(id: usize, kind: Kind, rng: &mut Rng) -> Case {
     let root_ix = n + 1;
     let nb = IAT - rng.span(30, 3000) * DAY;
     let na = IAT + rng.span(30, 3000) * DAY;
-    let signer_alg = match kind {
-        Kind::Sm2HeaderOverP256Key => KeyAlg::P256,
-        Kind::Valid
-        | Kind::SameNameOtherKey
-        | Kind::IntermediateNotCa
-        | Kind::CaWithoutKeyCertSign
-        | Kind::Expired
-        | Kind::NotYetValid
-        | Kind::CertEmptySignerId
-        | Kind::Revoked
-        | Kind::CrlEmptySignerId
-        | Kind::CrlOtherKey
-            if rng.chance(15) =>
-        {
+    // a licence fault needs an SM2 signer (but `SM2` over a P-256 key); other cases sometimes
+    // have a P-256 signer (ES256 licences) under SM2 CAs
+    let signer_alg =
+        if kind == Kind::Sm2HeaderOverP256Key || (!kind.is_licence_fault() && rng.chance(15)) {
             KeyAlg::P256
-        }
-        _ => KeyAlg::Sm2,
-    };
+        } else {
+            KeyAlg::Sm2
+        };
     let ca_alg = |rng: &mut Rng| {
         if rng.chance(70) {
             KeyAlg::Sm2
@@ -784,7 +793,7 @@ fn with_fault(good: &str, fault: LicenceFault, signer: &Issued) -> String {
 
 // ---- our verdict ----
 
-/// Our codes, and the chain indices of the CAs whose CRL the trust directory dropped.
+/// Our codes, and the chain indices of the CAs whose CRL we apply.
 fn our_verdict(case: &Case, m: &Material, trust_dir: &Path) -> (Vec<(Code, String)>, Vec<usize>) {
     let trust = TrustDirWriter::new(trust_dir);
     let root_ix = case.slots.len() - 1;
@@ -819,16 +828,18 @@ fn our_verdict(case: &Case, m: &Material, trust_dir: &Path) -> (Vec<(Code, Strin
         "case {}: only the chain and the signature may fail, got {ours:?}",
         case.id
     );
-    let dropped = (1..=root_ix)
+    // the CRLs the verifier applies to what each CA issued (at load or, for a CA it knows only
+    // from `x5c`, when used)
+    let city = verifier.trust().city(CITY).expect("the city loads");
+    let used = (1..=root_ix)
         .filter(|j| {
-            verifier
-                .trust()
-                .notices()
-                .iter()
-                .any(|n| n.contains(&format!("crls/ca-{j}.pem")) && n.contains("CRL not used"))
+            let ca = Cert::from_der(&m.certs[*j]).expect("our parse of the CA");
+            let file = format!("crls/ca-{j}.pem");
+            let applied = city.crls_for(&ca).any(|crl| crl.source().contains(&file));
+            applied
         })
         .collect();
-    (ours, dropped)
+    (ours, used)
 }
 
 fn cert_pem(der: &[u8]) -> String {
@@ -1081,13 +1092,13 @@ struct Outcome {
 fn run_case(case: &Case, catalog: &Catalog) -> Outcome {
     let tmp = tempfile::tempdir().expect("tempdir");
     let m = build(case, catalog);
-    let (ours, dropped) = our_verdict(case, &m, &tmp.path().join("trust"));
+    let (ours, used) = our_verdict(case, &m, &tmp.path().join("trust"));
     let dir = tmp.path().join("openssl");
     fs::create_dir(&dir).expect("mkdir");
     let o = Oracle::judge(case, &m, &dir);
     let crls_used = (0..m.crls.len())
         .filter(|j| m.crls[*j].is_some())
-        .map(|j| (j, !dropped.contains(&j), !o.refused_crls.contains(&j)))
+        .map(|j| (j, used.contains(&j), !o.refused_crls.contains(&j)))
         .collect();
     Outcome {
         id: case.id,
