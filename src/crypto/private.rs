@@ -35,7 +35,7 @@ pub enum KeyError {
     UnknownAlgorithm(String),
     #[error("cannot generate {0} keys (RSA keys come from files)")]
     CannotGenerate(&'static str),
-    #[error("a {key} key cannot sign `{alg}`")]
+    #[error("{key} keys cannot sign `{alg}`")]
     Mismatch { alg: Algorithm, key: &'static str },
     #[error("signing failed")]
     Sign,
