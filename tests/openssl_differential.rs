@@ -19,26 +19,21 @@ use std::fs;
 use std::time::Instant;
 
 use differential::{
-    env_or, openssl, openssl_version, our_code_for, parse_openssl_errors, run_on_workers, verbose,
-    Rng,
+    case_draft, crl_by, env_or, expire_before_iat, openssl, openssl_version, our_code_for,
+    parse_openssl_errors, run_on_workers, signer_spec, start_after_iat, verbose, window, Rng, CITY,
+    DAY, IAT, NOW,
 };
 
 use tongban::catalog::Catalog;
-use tongban::licence::issue::{Draft, LicenceSigner, SignerHeader};
+use tongban::licence::issue::{LicenceSigner, SignerHeader};
 use tongban::pki::demo::demo_org_id;
 use tongban::pki::{
-    CaKind, CertSpec, Crl, Issued, KeyAlg, KeyUsage, Reason, RevokedCert, TrustDirWriter, UnixTime,
+    CaKind, CertSpec, Issued, KeyAlg, KeyUsage, Reason, RevokedCert, TrustDirWriter, UnixTime,
 };
 use tongban::{Code, Verifier};
 
 const DEFAULT_CASES: usize = 600;
 const DEFAULT_SEED: u64 = 0x7f4a_7c15_9e37_79b9;
-/// 2025-06-15T15:06:40Z.
-const IAT: UnixTime = 1_750_000_000;
-const DAY: i64 = 86_400;
-/// The verifying "today": later than every revocation date generated.
-const NOW: UnixTime = IAT + 200 * DAY;
-const CITY: &str = "420100";
 const OTHER_CITY: &str = "420200";
 const CHAIN_CODES: [Code; 4] = [
     Code::ChainUntrusted,
@@ -192,17 +187,8 @@ fn generate(id: usize, rng: &mut Rng) -> Case {
         };
     }
     let mut slots = Vec::with_capacity(n + 2);
-    let nb = IAT - rng.span(30, 3000) * DAY;
-    let na = IAT + rng.span(30, 3000) * DAY;
-    let signer = CertSpec::signer(
-        CITY,
-        "MARKET_REG",
-        "武汉市市场监督管理局",
-        &demo_org_id(CITY, 7),
-        nb + rng.span(0, 20) * DAY,
-        na - rng.span(0, 20) * DAY,
-    );
-    slots.push(signer);
+    let (nb, na) = window(rng);
+    slots.push(signer_spec(nb, na, rng));
     for k in 1..=n {
         let mut spec = CertSpec::intermediate(
             CITY,
@@ -254,16 +240,12 @@ fn generate(id: usize, rng: &mut Rng) -> Case {
         match kind {
             Kind::Expired => {
                 let i = rng.below(n + 2);
-                let spec = &mut slots[i].spec;
-                spec.not_after = IAT - rng.span(1, 400 * DAY);
-                spec.not_before = spec.not_before.min(spec.not_after - DAY);
+                expire_before_iat(&mut slots[i].spec, rng);
                 case.desc.push(format!("cert {i} expired before iat"));
             }
             Kind::NotYetValid => {
                 let i = rng.below(n + 2);
-                let spec = &mut slots[i].spec;
-                spec.not_before = IAT + rng.span(1, 400 * DAY);
-                spec.not_after = spec.not_after.max(spec.not_before + DAY);
+                start_after_iat(&mut slots[i].spec, rng);
                 case.desc.push(format!("cert {i} not yet valid at iat"));
             }
             Kind::NotAfterIsIat => {
@@ -456,12 +438,6 @@ fn other_alg(alg: KeyAlg) -> KeyAlg {
     }
 }
 
-fn crl_of(ca: &Issued, entries: &[RevokedCert], plan: CrlPlan, number: u64) -> Crl {
-    ca.crl(entries, plan.this_update, NOW + 30 * DAY, number)
-        .or_else(|_| ca.crl_unchecked(entries, plan.this_update, NOW + 30 * DAY, number))
-        .expect("crl signs")
-}
-
 fn run_case(case: &Case, catalog: &Catalog) -> Outcome {
     let dir = tempfile::tempdir().expect("tempdir");
     let n = case.slots.len() - 2;
@@ -547,7 +523,7 @@ fn run_case(case: &Case, catalog: &Catalog) -> Outcome {
                     reason: r.reason,
                 })
                 .collect();
-            let crl = crl_of(ca, &entries, plan, 1 + ca_ix as u64);
+            let crl = crl_by(ca, &entries, plan.this_update, 1 + ca_ix as u64);
             trust
                 .add_crl(CITY, &format!("ca-{ca_ix}"), &crl.pem())
                 .expect("write crl");
@@ -558,18 +534,9 @@ fn run_case(case: &Case, catalog: &Catalog) -> Outcome {
     // the licence: valid in every respect but its chain
     let signer = LicenceSigner::new(&issued[0].key_pem(), &x5c, None, SignerHeader::X5c)
         .expect("licence signer");
-    let draft = Draft {
-        ltype: "BUSINESS_LICENCE".into(),
-        serial: format!("2025{:06}", case.id),
-        holder_name: "湖北示例科技有限公司".into(),
-        holder_id: demo_org_id(CITY, 5000 + case.id),
-        holder_id_type: "USCC".into(),
-        iat: IAT,
-        nbf: None,
-        exp: None,
-        fields: serde_json::Map::new(),
-    };
-    let licence = draft.issue(catalog, &signer).expect("licence signs");
+    let licence = case_draft(case.id)
+        .issue(catalog, &signer)
+        .expect("licence signs");
     let verifier = Verifier::load(&trust_dir, None).expect("trust dir loads");
     let signer_city = case.slots[0].spec.subject.city.clone().unwrap_or_default();
     let verdict = verifier.verify(licence.as_bytes(), &signer_city, NOW);

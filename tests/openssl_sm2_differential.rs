@@ -46,28 +46,22 @@ use x509_cert::der::asn1::UintRef;
 use x509_cert::der::{Any, Decode, Encode, Tag};
 
 use differential::{
-    env_or, openssl, openssl_version, our_code_for, parse_openssl_errors, run_on_workers, verbose,
-    Rng,
+    case_draft, crl_by, env_or, expire_before_iat, openssl, openssl_version, our_code_for,
+    parse_openssl_errors, run_on_workers, signer_spec, start_after_iat, verbose, window, Rng, CITY,
+    DAY, IAT, NOW,
 };
 use tongban::catalog::Catalog;
 use tongban::crypto::sm2::DEFAULT_DISTID;
 use tongban::crypto::{Algorithm, PrivateKey};
-use tongban::licence::issue::{sign_parts, Draft, LicenceSigner, SignerHeader};
-use tongban::pki::demo::demo_org_id;
+use tongban::licence::issue::{sign_parts, LicenceSigner, SignerHeader};
 use tongban::pki::{
-    CaKind, CertSpec, Crl, Issued, KeyAlg, KeyUsage, Reason, RevokedCert, TrustDirWriter, UnixTime,
+    CaKind, CertSpec, Issued, KeyAlg, KeyUsage, Reason, RevokedCert, TrustDirWriter, UnixTime,
 };
 use tongban::trust::cert::Cert;
 use tongban::{Code, Verifier};
 
 const DEFAULT_CASES: usize = 120;
 const DEFAULT_SEED: u64 = 0x5d2a_3e07_c1b9_4f61;
-/// 2025-06-15T15:06:40Z.
-const IAT: UnixTime = 1_750_000_000;
-const DAY: i64 = 86_400;
-/// The verifying "today": later than every revocation date generated.
-const NOW: UnixTime = IAT + 200 * DAY;
-const CITY: &str = "420100";
 /// The SM2 group order n.
 const SM2_N: &str = "FFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123";
 /// The codes a case can give: everything else about the licence is valid.
@@ -270,8 +264,7 @@ fn generate(id: usize, kind: Kind, rng: &mut Rng) -> Case {
         n = n.max(1);
     }
     let root_ix = n + 1;
-    let nb = IAT - rng.span(30, 3000) * DAY;
-    let na = IAT + rng.span(30, 3000) * DAY;
+    let (nb, na) = window(rng);
     // a licence fault needs an SM2 signer (but `SM2` over a P-256 key); other cases sometimes
     // have a P-256 signer (ES256 licences) under SM2 CAs
     let signer_alg =
@@ -287,15 +280,7 @@ fn generate(id: usize, kind: Kind, rng: &mut Rng) -> Case {
             KeyAlg::P256
         }
     };
-    let mut specs = vec![CertSpec::signer(
-        CITY,
-        "MARKET_REG",
-        "武汉市市场监督管理局",
-        &demo_org_id(CITY, 7),
-        nb + rng.span(0, 20) * DAY,
-        na - rng.span(0, 20) * DAY,
-    )
-    .with_key_alg(signer_alg)];
+    let mut specs = vec![signer_spec(nb, na, rng).with_key_alg(signer_alg)];
     for k in 1..=n {
         let mut spec = CertSpec::intermediate(
             CITY,
@@ -461,16 +446,12 @@ fn mutate(case: &mut Case, kind: Kind, second: bool, rng: &mut Rng) {
         }
         Kind::Expired => {
             let i = rng.below(n + 2);
-            let spec = &mut slots[i].spec;
-            spec.not_after = IAT - rng.span(1, 400 * DAY);
-            spec.not_before = spec.not_before.min(spec.not_after - DAY);
+            expire_before_iat(&mut slots[i].spec, rng);
             desc.push(format!("cert {i} expired before iat"));
         }
         Kind::NotYetValid => {
             let i = rng.below(n + 2);
-            let spec = &mut slots[i].spec;
-            spec.not_before = IAT + rng.span(1, 400 * DAY);
-            spec.not_after = spec.not_after.max(spec.not_before + DAY);
+            start_after_iat(&mut slots[i].spec, rng);
             desc.push(format!("cert {i} not yet valid at iat"));
         }
         Kind::CertEmptySignerId => {
@@ -669,12 +650,12 @@ fn build(case: &Case, catalog: &Catalog) -> Material {
                 .collect();
             let ca = &issued[j];
             Some(match plan.signed {
-                Signing::Genuine => crl_of(ca, &entries, plan.this_update).der().to_vec(),
+                Signing::Genuine => crl_by(ca, &entries, plan.this_update, 7).der().to_vec(),
                 Signing::EmptyId => {
-                    resign_sm2(crl_of(ca, &entries, plan.this_update).der(), ca, "")
+                    resign_sm2(crl_by(ca, &entries, plan.this_update, 7).der(), ca, "")
                 }
                 Signing::Impostor { same_alg } => {
-                    crl_of(&impostor_of(ca, same_alg), &entries, plan.this_update)
+                    crl_by(&impostor_of(ca, same_alg), &entries, plan.this_update, 7)
                         .der()
                         .to_vec()
                 }
@@ -694,18 +675,9 @@ fn build(case: &Case, catalog: &Catalog) -> Material {
         SignerHeader::X5c
     };
     let signer = LicenceSigner::new(&issued[0].key_pem(), &x5c, None, header).expect("signer");
-    let draft = Draft {
-        ltype: "BUSINESS_LICENCE".into(),
-        serial: format!("2025{:06}", case.id),
-        holder_name: "湖北示例科技有限公司".into(),
-        holder_id: demo_org_id(CITY, 5000 + case.id),
-        holder_id_type: "USCC".into(),
-        iat: IAT,
-        nbf: None,
-        exp: None,
-        fields: serde_json::Map::new(),
-    };
-    let good = draft.issue(catalog, &signer).expect("licence signs");
+    let good = case_draft(case.id)
+        .issue(catalog, &signer)
+        .expect("licence signs");
     let licence = with_fault(&good, case.licence, &issued[0]);
     Material {
         certs,
@@ -722,12 +694,6 @@ fn impostor_of(ca: &Issued, same_alg: bool) -> Issued {
     }
     spec.serial ^= 0x5a5a;
     Issued::self_signed(&spec).expect("impostor")
-}
-
-fn crl_of(ca: &Issued, entries: &[RevokedCert], this_update: UnixTime) -> Crl {
-    ca.crl(entries, this_update, NOW + 30 * DAY, 7)
-        .or_else(|_| ca.crl_unchecked(entries, this_update, NOW + 30 * DAY, 7))
-        .expect("crl signs")
 }
 
 /// The licence `good` with the case's signature fault.

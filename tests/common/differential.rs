@@ -1,7 +1,8 @@
 //! Helpers of the differential tests against the `openssl` command
 //! (`tests/openssl_differential.rs`, `tests/openssl_sm2_differential.rs`): a seeded generator,
-//! running openssl and reading its `verify` errors, our code for each error, environment
-//! overrides, and running the cases on worker threads.
+//! the frame of a case (Wuhan, its licence issued at `IAT`, judged at `NOW`), running openssl and
+//! reading its `verify` errors, our code for each error, environment overrides, and running the
+//! cases on worker threads.
 #![allow(dead_code)]
 
 use std::ffi::OsStr;
@@ -10,7 +11,18 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use tongban::licence::issue::Draft;
+use tongban::pki::demo::demo_org_id;
+use tongban::pki::{CertSpec, Crl, Issued, RevokedCert, UnixTime};
 use tongban::Code;
+
+/// 2025-06-15T15:06:40Z: every generated licence is issued then.
+pub const IAT: UnixTime = 1_750_000_000;
+pub const DAY: i64 = 86_400;
+/// The verifying "today": later than every revocation date generated.
+pub const NOW: UnixTime = IAT + 200 * DAY;
+/// Every generated chain is Wuhan's.
+pub const CITY: &str = "420100";
 
 /// Small deterministic generator (xorshift64*).
 pub struct Rng(pub u64);
@@ -41,6 +53,60 @@ impl Rng {
     pub fn span(&mut self, lo: i64, hi: i64) -> i64 {
         lo + (self.next() % (hi - lo) as u64) as i64
     }
+}
+
+/// A case's validity window around `IAT`: (notBefore, notAfter), each 30 days to 8 years away.
+pub fn window(rng: &mut Rng) -> (UnixTime, UnixTime) {
+    let nb = IAT - rng.span(30, 3000) * DAY;
+    let na = IAT + rng.span(30, 3000) * DAY;
+    (nb, na)
+}
+
+/// The case's licence signer, Wuhan's market regulator, within the window (`nb`, `na`).
+pub fn signer_spec(nb: UnixTime, na: UnixTime, rng: &mut Rng) -> CertSpec {
+    CertSpec::signer(
+        CITY,
+        "MARKET_REG",
+        "武汉市市场监督管理局",
+        &demo_org_id(CITY, 7),
+        nb + rng.span(0, 20) * DAY,
+        na - rng.span(0, 20) * DAY,
+    )
+}
+
+/// Makes `spec` expire before `IAT`.
+pub fn expire_before_iat(spec: &mut CertSpec, rng: &mut Rng) {
+    spec.not_after = IAT - rng.span(1, 400 * DAY);
+    spec.not_before = spec.not_before.min(spec.not_after - DAY);
+}
+
+/// Makes `spec` start after `IAT`.
+pub fn start_after_iat(spec: &mut CertSpec, rng: &mut Rng) {
+    spec.not_before = IAT + rng.span(1, 400 * DAY);
+    spec.not_after = spec.not_after.max(spec.not_before + DAY);
+}
+
+/// Case `id`'s licence: a business licence issued at `IAT`, valid in every other respect.
+pub fn case_draft(id: usize) -> Draft {
+    Draft {
+        ltype: "BUSINESS_LICENCE".into(),
+        serial: format!("2025{id:06}"),
+        holder_name: "湖北示例科技有限公司".into(),
+        holder_id: demo_org_id(CITY, 5000 + id),
+        holder_id_type: "USCC".into(),
+        iat: IAT,
+        nbf: None,
+        exp: None,
+        fields: serde_json::Map::new(),
+    }
+}
+
+/// A CRL signed by `ca`, valid until 30 days after `NOW`; also when `ca`'s keyUsage lacks cRLSign.
+pub fn crl_by(ca: &Issued, entries: &[RevokedCert], this_update: UnixTime, number: u64) -> Crl {
+    let next_update = NOW + 30 * DAY;
+    ca.crl(entries, this_update, next_update, number)
+        .or_else(|_| ca.crl_unchecked(entries, this_update, next_update, number))
+        .expect("crl signs")
 }
 
 /// `openssl version`; panics with what to install when the command is missing.
