@@ -5,6 +5,7 @@
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use http_body_util::{BodyExt, Full};
@@ -147,8 +148,11 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A server config over the PKI in `dir`, on ephemeral loopback ports.
+/// A server config over the PKI in `dir`, on ephemeral loopback ports, with an audit log of its
+/// own (servers of concurrent tests share the PKI; one log written by two servers is broken).
 pub fn config(dir: &Path) -> Config {
+    static SERVERS: AtomicUsize = AtomicUsize::new(0);
+    let n = SERVERS.fetch_add(1, Ordering::Relaxed);
     Config {
         public: "127.0.0.1:0".parse().unwrap(),
         admin: "127.0.0.1:0".parse().unwrap(),
@@ -160,7 +164,7 @@ pub fn config(dir: &Path) -> Config {
         require_signed_policies: false,
         policy_signers: vec!["GOV_SERVICE".into()],
         mask_key_file: None,
-        audit: AuditConfig::at(dir.join("audit.jsonl")),
+        audit: AuditConfig::at(dir.join(format!("audit-{n}.jsonl"))),
         upstreams: Default::default(),
         limits: Limits::default(),
         cache: CacheConfig::default(),
