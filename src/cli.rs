@@ -1,6 +1,8 @@
 //! The `tongban` command line (contract section 6). `main.rs` only calls [`run`].
 
 mod audit;
+mod config;
+mod init;
 mod licence;
 mod log;
 mod pki;
@@ -13,8 +15,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::catalog::{Catalog, City};
+
 /// Exit status for usage and I/O errors (contract section 6).
 pub const EXIT_USAGE: u8 = 2;
+/// Exit status when the input was read but not accepted: an invalid licence, a policy or
+/// configuration with problems, a broken audit chain, a signature that does not verify.
+pub const EXIT_NOT_ACCEPTED: u8 = 1;
 
 /// 通办 tongban — cross-city e-licence verification and data-sharing gateway of the Wuhan
 /// metropolitan area.
@@ -41,6 +48,12 @@ enum Command {
     /// The audit log: check its hash chain.
     #[command(subcommand)]
     Audit(audit::Command),
+    /// Write a ready deployment folder for one city: configuration, keys, server certificate,
+    /// trust directory, policies; `serve` starts from it as it is.
+    Init(init::Args),
+    /// Server configuration tools: check a configuration and everything it names.
+    #[command(subcommand)]
+    Config(config::Command),
     /// Run the gateway; SIGHUP reloads trust and policies, SIGTERM drains and exits.
     Serve(serve::ServeArgs),
     /// Run the gateway on a fresh demo PKI and print ready-to-run curl commands.
@@ -59,6 +72,8 @@ pub fn run() -> ExitCode {
         Command::Pki(cmd) => pki::run(cmd),
         Command::Policy(cmd) => policy::run(cmd),
         Command::Audit(cmd) => audit::run(cmd),
+        Command::Init(args) => init::run(&args),
+        Command::Config(cmd) => config::run(cmd),
         Command::Serve(args) => serve::serve(&args),
         Command::Demo(args) => serve::demo(args),
         Command::SampleUpstream(args) => serve::sample_upstream(&args),
@@ -74,10 +89,23 @@ fn policies_dir(given: Option<PathBuf>) -> Option<PathBuf> {
     })
 }
 
-/// Prints an error the way every command does and returns the usage/I-O exit status.
+/// Prints an error the way every command does (standard error, each line after `tongban: `)
+/// and returns the usage/I-O exit status.
 fn fail(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("tongban: {message}");
+    print_error(&message);
     ExitCode::from(EXIT_USAGE)
+}
+
+/// Prints why the input was not accepted, like [`fail`], and returns exit status 1.
+fn reject(message: impl std::fmt::Display) -> ExitCode {
+    print_error(&message);
+    ExitCode::from(EXIT_NOT_ACCEPTED)
+}
+
+fn print_error(message: &dyn std::fmt::Display) {
+    for line in message.to_string().lines() {
+        eprintln!("tongban: {line}");
+    }
 }
 
 /// The DER certificates of a PEM file, in order.
@@ -93,4 +121,34 @@ fn read_pem_chain(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
         return Err(format!("{}: no certificate", path.display()));
     }
     Ok(chain)
+}
+
+/// The city named by `text`: its 6-digit code, or its Chinese or English name (any case).
+fn find_city<'a>(catalog: &'a Catalog, text: &str) -> Result<&'a City, String> {
+    let name = text.trim();
+    catalog
+        .cities()
+        .iter()
+        .find(|c| {
+            c.code == name
+                || c.name_zh == name
+                || c.name_zh.strip_suffix('市') == Some(name)
+                || c.name_en.eq_ignore_ascii_case(name)
+        })
+        .ok_or_else(|| {
+            format!(
+                "`{text}` is not a city of the catalog; one of {}",
+                city_list(catalog)
+            )
+        })
+}
+
+/// `420100 武汉 Wuhan, 420200 黄石 Huangshi, …`
+fn city_list(catalog: &Catalog) -> String {
+    catalog
+        .cities()
+        .iter()
+        .map(|c| format!("{} {} {}", c.code, c.name_zh, c.name_en))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
