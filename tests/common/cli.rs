@@ -1,0 +1,38 @@
+//! Running the real `tongban` binary: arguments, working folder, no standard input.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+/// The repository root (the tests' working folder unless told otherwise).
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `tongban ARGS` in the repository root.
+pub fn tongban(args: &[&str]) -> Output {
+    tongban_in(repo(), args)
+}
+
+/// `tongban ARGS` in `dir`, standard input closed.
+pub fn tongban_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tongban"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The exit status (-1 when killed by a signal).
+pub fn status(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
