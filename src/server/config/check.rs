@@ -110,11 +110,12 @@ fn check_files(
         Some(dir) => Catalog::load(dir),
         None => Catalog::embedded(),
     };
-    let catalog = match catalog {
-        Ok(c) => Some(c),
+    let (catalog, own_catalog) = match catalog {
+        Ok(c) => (Some(c), true),
+        // the trust directory is still checked, against the catalog built into the binary
         Err(e) => {
             problems.extend(e.problems);
-            None
+            (Catalog::embedded().ok(), false)
         }
     };
     let mut items = 0;
@@ -123,7 +124,7 @@ fn check_files(
             Some(dir) => Recognition::load(dir, catalog),
             None => Recognition::embedded(catalog),
         };
-        if let Err(e) = recognition {
+        if let (Err(e), true) = (recognition, own_catalog) {
             problems.extend(e.problems);
         }
         let trust = match TrustStore::load(&config.trust_dir, catalog) {
@@ -158,7 +159,7 @@ fn check_files(
                 problems.push(tls_problem(&e));
             }
         }
-        if let Some(dir) = &config.policies_dir {
+        if let Some(dir) = config.policies_dir.as_ref().filter(|_| own_catalog) {
             if config.require_signed_policies {
                 if let Some(trust) = &trust {
                     let now = SystemClock.now();
