@@ -10,7 +10,7 @@ mod policy;
 mod serve;
 mod verify;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -89,6 +89,19 @@ fn policies_dir(given: Option<PathBuf>) -> Option<PathBuf> {
     })
 }
 
+/// `Err` naming the folder that is not there and what to pass instead (a command run outside
+/// the repository, whose defaults are the repository's folders).
+fn require_dir(dir: &Path, what: &str, pass: &str) -> Result<(), String> {
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(format!(
+            "no {what} at `{}`: run from the repository root, or pass {pass}",
+            dir.display()
+        ))
+    }
+}
+
 /// Prints an error the way every command does (standard error, each line after `tongban: `)
 /// and returns the usage/I-O exit status.
 fn fail(message: impl std::fmt::Display) -> ExitCode {
@@ -151,4 +164,37 @@ fn city_list(catalog: &Catalog) -> String {
         .map(|c| format!("{} {} {}", c.code, c.name_zh, c.name_en))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every argument of every command, as `command path: --arg`, that has no help text.
+    fn without_help(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+        let path = format!("{path} {}", cmd.get_name());
+        if cmd.get_about().is_none() && !cmd.is_hide_set() {
+            out.push(format!("{path}: (the command itself)"));
+        }
+        for arg in cmd.get_arguments() {
+            let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+            if !builtin && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                out.push(format!("{path}: {}", arg.get_id()));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            without_help(sub, &path, out);
+        }
+    }
+
+    #[test]
+    fn every_command_and_argument_has_help() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut missing = Vec::new();
+        without_help(&cmd, "", &mut missing);
+        missing.retain(|m| !m.starts_with(" tongban help"));
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
+    }
 }
