@@ -415,7 +415,10 @@ fn signed_sets_fail_when_a_file_is_tampered_added_or_removed() {
     );
     let (code, _, out) = tongban(&["policy", "verify-signature", &path(&dir)]);
     assert_eq!(
-        (code, out.starts_with("tongban: not accepted: ") && out.contains("department `MARKET_REG`")),
+        (
+            code,
+            out.starts_with("tongban: not accepted: ") && out.contains("department `MARKET_REG`")
+        ),
         (1, true),
         "{out}"
     );
