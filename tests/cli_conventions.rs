@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cli::{repo, status, stderr, stdout, tongban, tongban_in};
+use cli::{copy_dir, repo, status, stderr, stdout, tongban, tongban_in};
 
 const CITIES: &str = "420100 武汉市 Wuhan, 420200 黄石市 Huangshi, 420700 鄂州市 Ezhou, \
                       420900 孝感市 Xiaogan, 421100 黄冈市 Huanggang, 421200 咸宁市 Xianning, \
@@ -162,19 +162,8 @@ fn explain_refuses_an_unknown_city_department_or_item() {
 
 /// A copy of the shipped policies in a temporary folder.
 fn policies_copy() -> tempfile::TempDir {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_type().unwrap().is_dir() {
-                copy(&entry.path(), &to.join(entry.file_name()));
-            } else {
-                std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-            }
-        }
-    }
     let temp = tempfile::tempdir().unwrap();
-    copy(&repo().join("policies"), &temp.path().join("policies"));
+    copy_dir(&repo().join("policies"), &temp.path().join("policies"));
     temp
 }
 

@@ -11,8 +11,13 @@
 //! A block that cannot run in a test (a server that runs until stopped, a benchmark, the test
 //! suite itself) is preceded by `<!-- docs-test: skip: REASON -->`; the reason is required.
 
+#[path = "common/cli.rs"]
+mod cli;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use cli::copy_dir;
 
 const SKIP: &str = "<!-- docs-test: skip: ";
 
@@ -189,18 +194,6 @@ fn head(text: &str) -> String {
         shown.push(format!("… ({} more lines)", lines.len() - 30));
     }
     shown.join("\n")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    }
 }
 
 /// Runs `example` in `workspace` with `bin` (holding `tongban`) first on PATH.

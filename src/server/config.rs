@@ -518,18 +518,22 @@ ttl_secs = 60
         assert!(!super::super::cache::VerdictCache::new(&c.cache).is_enabled());
     }
 
+    /// The problems of a configuration text, as printed.
+    fn problems(text: &str) -> Vec<String> {
+        Config::parse(text, Path::new("."), "t.toml")
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
     #[test]
     fn unknown_fields_are_refused_all_at_once_with_their_lines() {
         let text = FULL
             .replace("[cache]", "[cache]\nsize = 3")
             .replace("[tls]", "[tls]\nchain = \"x.pem\"");
-        let shown: Vec<String> = Config::parse(&text, Path::new("."), "t.toml")
-            .unwrap_err()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
         assert_eq!(
-            shown,
+            problems(&text),
             [
                 "t.toml:7: unknown key `tls.chain`",
                 "t.toml:28: unknown key `cache.size`"
@@ -543,13 +547,8 @@ ttl_secs = 60
             .replace("127.0.0.1:8443", "localhost")
             .replace("http://127.0.0.1:18080", "ftp://x")
             .replace("max_batch = 10", "max_batch = 0");
-        let shown: Vec<String> = Config::parse(&text, Path::new("."), "t.toml")
-            .unwrap_err()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
         assert_eq!(
-            shown,
+            problems(&text),
             [
                 "t.toml:3: listen.public: `localhost` is not an IP address and port: invalid socket address syntax",
                 "t.toml:20: upstreams.hpf-xianning.url: `ftp://x` must start with http:// or https://",

@@ -36,3 +36,16 @@ pub fn stderr(out: &Output) -> String {
 pub fn status(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
 }
+
+/// Copies the folder `from` to `to` (for tests that change or write into a copy).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
