@@ -374,7 +374,7 @@ fn cli_audit_verify_exit_codes() {
     assert_eq!(ok.status.code(), Some(0));
     // the head hash: the SHA-256 of the last line, to keep elsewhere
     let last = lines(&path).pop().unwrap();
-    let head = tongban::trust::cert::hex(&tongban::trust::cert::sha256(last.as_bytes()));
+    let head = tongban::crypto::hex(&tongban::crypto::sha256(last.as_bytes()));
     assert_eq!(
         String::from_utf8_lossy(&ok.stdout),
         format!("4 records in 1 file, seq 1..4, intact\nhead {head}\n")

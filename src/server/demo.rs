@@ -137,6 +137,8 @@ async fn run_in(dir: &Path, options: &DemoOptions) -> Result<(), DemoError> {
         cache: CacheConfig::default(),
     };
     let running = start(config).await?;
+    // Ctrl-C works from the moment the commands are shown
+    tokio::spawn(super::signals(running.handle())?);
     eprint!("{notes}");
     println!(
         "{}",
@@ -147,8 +149,6 @@ async fn run_in(dir: &Path, options: &DemoOptions) -> Result<(), DemoError> {
         exchange_commands(dir, running.public_addr(), &policies)
     );
     println!("{STOP_LINE}");
-    let handle = running.handle();
-    tokio::spawn(super::signals(handle)?);
     running.wait().await;
     Ok(())
 }
