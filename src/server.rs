@@ -2,7 +2,8 @@
 //! cache, metrics, reload and graceful shutdown.
 //!
 //! # Layout
-//! - [`config`]: the configuration file;
+//! - [`config`]: the configuration file, and [`config::check`]: every problem of it and of the
+//!   files it names at once (`tongban config check`, and `serve` before it starts);
 //! - [`tls`]: rustls configuration (ring, TLS 1.2/1.3, ALPN, client certificates);
 //! - [`caller`]: the calling department, from the verified client certificate only;
 //! - [`service`]: the `/v1` routes; [`problem`]: their errors as RFC 9457 documents;

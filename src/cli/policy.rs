@@ -383,6 +383,7 @@ fn explain(
             None => None,
             Some(file) => {
                 let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+                require_dir(trust, "trust directory", "--trust DIR")?;
                 let verifier = Verifier::load(trust, Some(dir)).map_err(|e| e.to_string())?;
                 let verdict = verifier.verify(&bytes, &caller.city, SystemClock.now());
                 licence_note = json!({"valid": verdict.valid, "ltype": verdict.ltype, "errors": verdict.errors.iter().map(|e| e.code.as_str()).collect::<Vec<_>>()});
