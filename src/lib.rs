@@ -17,7 +17,8 @@
 //! - [`server`]: the gateway: TLS and client certificates, the HTTP API (licence verification and
 //!   the data exchange), upstreams, cache, metrics, reload, the demo;
 //! - [`cli`]: the `tongban` command line;
-//! - [`time`]: Unix time and the injectable clock.
+//! - [`time`]: Unix time and the injectable clock;
+//! - [`toml_file`]: TOML files into serde structs, every unknown key reported with its line.
 #![forbid(unsafe_code)]
 
 pub mod audit;
@@ -32,6 +33,7 @@ pub mod policy;
 pub mod recognition;
 pub mod server;
 pub mod time;
+pub mod toml_file;
 pub mod trust;
 
 pub use licence::{Code, Verdict, Verifier};

@@ -2,7 +2,8 @@
 //! cache, metrics, reload and graceful shutdown.
 //!
 //! # Layout
-//! - [`config`]: the configuration file;
+//! - [`config`]: the configuration file, and [`config::check`]: every problem of it and of the
+//!   files it names at once (`tongban config check`, and `serve` before it starts);
 //! - [`tls`]: rustls configuration (ring, TLS 1.2/1.3, ALPN, client certificates);
 //! - [`caller`]: the calling department, from the verified client certificate only;
 //! - [`service`]: the `/v1` routes; [`problem`]: their errors as RFC 9457 documents;
@@ -155,10 +156,17 @@ pub async fn start_with_clock(
     })
 }
 
-/// `tongban serve --config FILE`: runs until SIGTERM or SIGINT; SIGHUP reloads.
+/// `tongban serve --config FILE`: checks the configuration and everything it names (every
+/// problem at once, [`config::check`]), then runs until SIGTERM or SIGINT; SIGHUP reloads.
 pub async fn serve(config_path: &Path) -> Result<(), ServerError> {
-    let config = Config::load(config_path)?;
-    let running = start(config).await?;
+    let path = config_path.to_path_buf();
+    let checked = tokio::task::spawn_blocking(move || config::check::check(&path))
+        .await
+        .map_err(|e| LoadSnapshotError::Task(e.to_string()))??;
+    for notice in &checked.notices {
+        tracing::warn!(notice = %notice, "configuration notice");
+    }
+    let running = start(checked.config).await?;
     let handle = running.handle();
     tokio::spawn(signals(handle)?);
     running.wait().await;

@@ -10,6 +10,7 @@ use serde_json::{json, Map};
 
 use super::{fail, policies_dir};
 use crate::catalog::Catalog;
+use crate::checkdigit;
 use crate::crypto::alg::JWS_NAMES;
 use crate::crypto::Algorithm;
 use crate::licence::issue::{Draft, LicenceSigner, SignerHeader};
@@ -41,16 +42,25 @@ pub struct IssueArgs {
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_COUNT)))]
     count: u32,
+    /// The holder's name: a person's or an organisation's (`holder.name`).
     #[arg(long, value_name = "NAME")]
     holder_name: String,
+    /// The holder's identifier (`holder.id`): a resident ID number or a USCC; a failed check
+    /// digit is warned about, as verifiers will (`HOLDER_ID_CHECK`).
     #[arg(long, value_name = "ID")]
     holder_id: String,
-    /// USCC, ID_NUMBER or OTHER.
-    #[arg(long, value_name = "TYPE", default_value = "ID_NUMBER")]
+    /// What `--holder-id` is: USCC, ID_NUMBER or OTHER.
+    #[arg(long, value_name = "TYPE", default_value = "ID_NUMBER",
+          value_parser = ["USCC", "ID_NUMBER", "OTHER"])]
     holder_id_type: String,
-    /// A field of the licence, `名称=值`; repeatable. Required fields left out get placeholders.
+    /// A field of the licence, `名称=值`; repeatable. Every required field of the type must be
+    /// given (the error names those missing), unless --placeholders.
     #[arg(long = "field", value_name = "KEY=VALUE")]
     fields: Vec<String>,
+    /// Fill required fields left out with `示例<name>` (trying and testing only; a notice names
+    /// them).
+    #[arg(long)]
+    placeholders: bool,
     /// Issuance time (RFC 3339); default now.
     #[arg(long, value_name = "RFC3339")]
     iat: Option<String>,
@@ -76,6 +86,60 @@ pub fn run(Command::Issue(args): Command) -> ExitCode {
     match issue(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
+    }
+}
+
+/// Every required field of the type given, or (with `--placeholders`) a notice naming those
+/// that `Draft::claims` will fill.
+fn check_fields(
+    catalog: &Catalog,
+    args: &IssueArgs,
+    fields: &Map<String, serde_json::Value>,
+) -> Result<(), String> {
+    let Some(ltype) = catalog.licence_type(&args.ltype) else {
+        return Err(format!(
+            "--type `{}` is not a licence type of the catalog",
+            args.ltype
+        ));
+    };
+    let missing: Vec<&str> = ltype
+        .required_fields
+        .iter()
+        .filter(|f| !fields.contains_key(f.as_str()))
+        .map(String::as_str)
+        .collect();
+    match (missing.is_empty(), args.placeholders) {
+        (true, _) => Ok(()),
+        (false, true) => {
+            eprintln!(
+                "tongban: notice: placeholders for {} (for testing only)",
+                missing.join(", ")
+            );
+            Ok(())
+        }
+        (false, false) => Err(format!(
+            "--type {} needs the field(s) {}: add `--field NAME=VALUE` for each (or \
+             --placeholders to fill them with `示例…` for testing)",
+            ltype.code,
+            missing.join(", ")
+        )),
+    }
+}
+
+/// A warning when the holder id fails its check digit (never the id itself: personal data).
+fn warn_holder_id(args: &IssueArgs) {
+    let failed = match args.holder_id_type.as_str() {
+        "USCC" => (!checkdigit::uscc_valid(&args.holder_id))
+            .then_some("unified social credit code (GB 32100)"),
+        "ID_NUMBER" => (!checkdigit::resident_id_valid(&args.holder_id))
+            .then_some("resident identity number (GB 11643)"),
+        _ => None,
+    };
+    if let Some(what) = failed {
+        eprintln!(
+            "tongban: warning: --holder-id fails the check digit of a {what}; verifiers will \
+             warn HOLDER_ID_CHECK (signed anyway: some legal codes fail it)"
+        );
     }
 }
 
@@ -109,6 +173,8 @@ fn issue(args: &IssueArgs) -> Result<(), String> {
             .ok_or_else(|| format!("--field `{f}` is not KEY=VALUE"))?;
         fields.insert(k.to_owned(), json!(v));
     }
+    check_fields(&catalog, args, &fields)?;
+    warn_holder_id(args);
     let time = |t: &Option<String>| t.as_deref().map(parse_rfc3339).transpose();
     let mut draft = Draft {
         ltype: args.ltype.clone(),

@@ -21,7 +21,7 @@ use super::metrics::{Metrics, RELOAD_TRUST_POLICIES};
 use super::problem::ApiError;
 use super::tls::{self, ServerIdentity, TlsError};
 use super::upstream::{UpstreamSetupError, Upstreams};
-use crate::audit::{AuditError, AuditKey, AuditLog, AuditOptions, KeyError, Record};
+use crate::audit::{AuditError, AuditKey, AuditLog, AuditOptions, Record, SecretFileError};
 use crate::crypto::sha256_of;
 use crate::licence::verify::LoadError;
 use crate::licence::{Verdict, Verifier};
@@ -86,7 +86,7 @@ pub enum LoadSnapshotError {
     #[error("audit log: {0}")]
     Audit(#[from] AuditError),
     #[error("{0}")]
-    Key(#[from] KeyError),
+    Secret(#[from] SecretFileError),
     #[error("{0}")]
     ServerKey(String),
 }
@@ -127,12 +127,13 @@ impl State {
         let audit_key = AuditKey::from_bytes(&secret(
             config.audit.key_file.as_deref(),
             &config.tls_key,
-            "tongban audit personal ids",
-        )?)?;
+            AUDIT_KEY,
+        )?)
+        .map_err(|e| LoadSnapshotError::ServerKey(e.to_string()))?;
         let mask_key = MaskKey::new(&secret(
             config.mask_key_file.as_deref(),
             &config.tls_key,
-            "tongban hash mask",
+            MASK_KEY,
         )?);
         let options = AuditOptions {
             flush_interval: config.audit.flush_interval,
@@ -257,16 +258,35 @@ impl State {
     }
 }
 
-/// A secret from its file, else derived from the server's private key (HKDF-SHA256 with
-/// `purpose`): stable for a deployment, never printed, different for every purpose.
-fn secret(
+/// The deployment's secrets: what each is called in messages, and the HKDF purpose that
+/// derives it from the server key when the configuration names no file.
+pub struct SecretKind {
+    pub what: &'static str,
+    purpose: &'static str,
+}
+
+/// `[audit] key_file`: keyed hashes of personal identifiers.
+pub const AUDIT_KEY: SecretKind = SecretKind {
+    what: "audit key",
+    purpose: "tongban audit personal ids",
+};
+/// `[policies] mask_key_file`: the `hash` mask.
+pub const MASK_KEY: SecretKind = SecretKind {
+    what: "mask key",
+    purpose: "tongban hash mask",
+};
+
+/// A secret from its file, else derived from the server's private key (HKDF-SHA256 with the
+/// kind's purpose): stable for a deployment, never printed, different for every purpose.
+pub fn secret(
     file: Option<&Path>,
     server_key: &Path,
-    purpose: &str,
+    kind: SecretKind,
 ) -> Result<Vec<u8>, LoadSnapshotError> {
     if let Some(file) = file {
-        return Ok(crate::audit::key::read_secret(file)?);
+        return Ok(crate::audit::key::read_secret(file, kind.what)?);
     }
+    let purpose = kind.purpose;
     let ikm = std::fs::read(server_key)
         .map_err(|e| LoadSnapshotError::ServerKey(format!("{}: {e}", server_key.display())))?;
     let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"tongban deployment secret").extract(&ikm);
