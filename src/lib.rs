@@ -26,6 +26,7 @@ pub mod licence;
 pub mod lid;
 pub mod pki;
 pub mod policy;
+pub mod qr;
 pub mod recognition;
 pub mod server;
 pub mod time;
