@@ -29,6 +29,7 @@ pub mod policy;
 pub mod qr;
 pub mod recognition;
 pub mod server;
+pub mod stats;
 pub mod time;
 pub mod trust;
 

@@ -24,10 +24,12 @@ pub mod listener;
 pub mod metrics;
 pub mod problem;
 pub mod request_id;
+pub mod screen;
 pub mod service;
 pub mod state;
 pub mod tls;
 pub mod upstream;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::path::Path;
