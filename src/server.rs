@@ -19,6 +19,7 @@ pub mod cache;
 pub mod caller;
 pub mod config;
 pub mod demo;
+pub mod desk;
 pub mod exchange;
 pub mod listener;
 pub mod metrics;

@@ -17,6 +17,8 @@ use crate::licence::JwsAlg;
 use crate::time::{parse_rfc3339, Clock, SystemClock};
 
 #[derive(Debug, Subcommand)]
+// parsed once per process: the size of the larger variant does not matter
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Issue a licence (or `--count N`); prints each compact JWS on its own line.
     Issue(IssueArgs),

@@ -41,11 +41,16 @@ const MAX_EVENT_STREAMS: usize = 64;
 /// What the browser waits before reconnecting a dropped stream.
 const RETRY_MS: u64 = 2000;
 
-static ASSET_FILES: [Asset; 2] = [
+static ASSET_FILES: [Asset; 3] = [
     Asset {
         name: "screen.css",
         content_type: "text/css; charset=utf-8",
         bytes: include_bytes!("screen/assets/screen.css"),
+    },
+    Asset {
+        name: "icon.svg",
+        content_type: "image/svg+xml",
+        bytes: include_bytes!("desk/assets/icon.svg"),
     },
     Asset {
         name: "screen.js",

@@ -10,6 +10,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use rustls::pki_types::CertificateDer;
 
 use super::caller::{Caller, Judged};
+use super::desk;
 use super::exchange;
 use super::problem::ApiError;
 use super::request_id::{self, X_REQUEST_ID};
@@ -92,6 +93,9 @@ impl Connection {
     ) -> Result<(Response<Full<Bytes>>, Option<Arc<Caller>>), (ApiError, Option<Arc<Caller>>)> {
         let path = req.uri().path().to_owned();
         let drain_limit = self.state.config.limits.max_batch_body_bytes;
+        if desk::owns(&path) {
+            return Ok(desk::handle(self, req, request_id).await);
+        }
         if !path.starts_with("/v1/") {
             discard_body(req.into_body(), drain_limit).await;
             return Err((ApiError::NotFound { path }, None));
@@ -141,8 +145,12 @@ impl Connection {
         Ok((response, Some(caller)))
     }
 
+    pub(super) fn state(&self) -> &Arc<State> {
+        &self.state
+    }
+
     /// The caller of this connection, judged under the snapshot in force.
-    fn caller(&self, path: &str) -> Result<Arc<Caller>, ApiError> {
+    pub(super) fn caller(&self, path: &str) -> Result<Arc<Caller>, ApiError> {
         let Some(peer) = &self.peer else {
             return Err(ApiError::NoClientCert {
                 path: path.to_owned(),
@@ -220,7 +228,7 @@ impl Connection {
     /// A single licence is verified here (one verification, ~40–60 µs, is within what a task
     /// may run between awaits, and the hand-off to another thread would cost ~10 µs more);
     /// a batch goes to the blocking pool.
-    async fn verify_all(
+    pub(super) async fn verify_all(
         &self,
         licences: Vec<Vec<u8>>,
         caller: &Caller,
@@ -324,7 +332,7 @@ pub(super) async fn discard_body(body: Incoming, limit: usize) {
 }
 
 /// Reads at most `limit` bytes of body; more is 413 (a `Content-Length` over it fails at once).
-async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
+pub(super) async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
     let declared = req
         .headers()
         .get(CONTENT_LENGTH)

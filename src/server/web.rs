@@ -19,7 +19,8 @@ pub const DESK_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'se
      img-src 'self' blob:; media-src 'self' blob: mediastream:; connect-src 'self'; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 /// Content-Security-Policy of the hall screen: as the desk's, without forms, images or camera.
-pub const SCREEN_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+pub const SCREEN_CSP: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
      connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 /// A file served as it was compiled in.

@@ -10,7 +10,7 @@ use crate::stats::{Report, UNKNOWN};
 use crate::time::{format_cst, UnixTime};
 
 /// Licence types shown (the most verified first).
-const TOP_LTYPES: usize = 10;
+const TOP_LTYPES: usize = 15;
 /// Heat levels of the flow matrix's cells (CSS classes `heat-0` … `heat-5`).
 const HEAT_LEVELS: u64 = 5;
 
@@ -21,6 +21,7 @@ pub fn render(report: &Report, version: u64, now: UnixTime, catalog: &Catalog) -
         "<!doctype html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>一圈通办 · 电子屏 — Cross-city services screen</title>\n\
+         <link rel=\"icon\" href=\"/screen/icon.svg\">\n\
          <link rel=\"stylesheet\" href=\"/screen/screen.css\">\n\
          <script src=\"/screen/screen.js\" defer></script>\n</head>\n<body>\n\
          <header class=\"top\">\n<h1>武汉都市圈 · 一圈通办 <span lang=\"en\">Wuhan Metropolitan Area · \
@@ -28,9 +29,9 @@ pub fn render(report: &Report, version: u64, now: UnixTime, catalog: &Catalog) -
          <span id=\"live\" data-live=\"false\"><span aria-hidden=\"true\">●</span> 实时 <span lang=\"en\">Live</span></span></p>\n\
          </header>\n",
     );
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<main id=\"figures\" data-version=\"{version}\" data-day=\"{day}\">\n",
+        "<main id=\"figures\" data-version=\"{version}\" data-day=\"{day}\">",
         day = escape(&report.day)
     );
     totals(&mut h, report);
