@@ -128,6 +128,8 @@ fn event_headers<B>(mut r: Response<B>) -> Response<B> {
         hyper::header::CONTENT_TYPE,
         HeaderValue::from_static("text/event-stream; charset=utf-8"),
     );
+    // the connection ends with the stream (a draining gateway closes it; the browser reconnects)
+    h.insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
     // nginx and the like must not buffer the stream
     h.insert(
         HeaderName::from_static("x-accel-buffering"),

@@ -339,3 +339,22 @@ pub async fn spawn_serve(config_path: &Path) -> ServeProcess {
         admin,
     }
 }
+
+/// Every `<script>` loads a file; no `on…=` handler attribute, no inline style.
+pub fn assert_no_inline_script(html: &str) {
+    for tag in html.split("<script").skip(1) {
+        let head = tag.split('>').next().unwrap_or_default();
+        assert!(head.contains(" src=\""), "inline script: <script{head}>");
+    }
+    let lower = html.to_ascii_lowercase();
+    for attr in [
+        " onclick=",
+        " onload=",
+        " onerror=",
+        " onsubmit=",
+        " style=",
+        "javascript:",
+    ] {
+        assert!(!lower.contains(attr), "{attr} in the page");
+    }
+}
