@@ -12,8 +12,12 @@
 //!   limits, and the security teams' tools (test cases, lint, diff, signing);
 //! - [`pki`]: the demo and test PKI, made by code (rcgen);
 //! - [`audit`]: the hash-chained audit log: records, writer, verification;
+//! - [`stats`]: the statistics centre's figures (today's exchanges and verifications), fed by
+//!   audit records live and rebuilt from the day's log at start;
+//! - [`qr`]: licences as QR codes (byte mode, error correction M; SVG and PNG);
 //! - [`server`]: the gateway: TLS and client certificates, the HTTP API (licence verification and
-//!   the data exchange), upstreams, cache, metrics, reload, the demo;
+//!   the data exchange), the window desk, the statistics centre and hall screen, upstreams, cache,
+//!   metrics, reload, the demo;
 //! - [`cli`]: the `tongban` command line;
 //! - [`time`]: Unix time and the injectable clock.
 #![forbid(unsafe_code)]

@@ -211,3 +211,80 @@ fn every_demo_licence_in_kid_form_fits_and_decodes_exactly() {
     // a phone screen at arm's length reads up to about version 25 comfortably
     assert!(versions[99] <= 25, "largest version {}", versions[99]);
 }
+
+/// `tongban demo` writes QR codes of `kid`-form demo licences and prints where they are; each
+/// decodes to a licence that verifies (the expired one does not).
+#[test]
+fn the_demo_writes_qr_codes_and_says_where() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tongban"))
+        .args([
+            "demo",
+            "--public",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+            "--dir",
+        ])
+        .arg(&dir)
+        .current_dir(repo(""))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut codes = Vec::new();
+    let mut desk = None;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some(path) = line.strip_prefix("#   ").filter(|p| p.ends_with(".png")) {
+            codes.push(PathBuf::from(path));
+        }
+        if line.contains("/desk/") {
+            desk = Some(line.clone());
+        }
+        if line.starts_with("Stop with Ctrl-C") {
+            break;
+        }
+    }
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(desk.is_some_and(|l| l.contains("https://127.0.0.1:")));
+    assert_eq!(codes.len(), 4, "{codes:?}");
+    for png in &codes {
+        let licence = decode_png(png);
+        let jws = String::from_utf8(licence).unwrap();
+        let header: serde_json::Value = serde_json::from_slice(
+            &base64::Engine::decode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                jws.split('.').next().unwrap(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert!(
+            header.get("kid").is_some() && header.get("x5c").is_none(),
+            "{header}"
+        );
+        let file = png.with_extension("jws");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), jws);
+        let verdict = tongban(&[
+            "verify",
+            "--trust",
+            dir.join("trust").to_str().unwrap(),
+            "--city",
+            "420700",
+            file.to_str().unwrap(),
+        ]);
+        let expired = png.ends_with("invalid-expired.png");
+        assert_eq!(
+            verdict.status.code(),
+            Some(if expired { 1 } else { 0 }),
+            "{png:?}: {verdict:?}"
+        );
+    }
+}

@@ -150,6 +150,7 @@ async fn run_in(dir: &Path, options: &DemoOptions) -> Result<(), DemoError> {
         "{}",
         desk_notes(dir, running.public_addr(), running.admin_addr(), &codes)
     );
+    println!("Stop with Ctrl-C (the demo files are removed unless --dir was given).");
     let handle = running.handle();
     tokio::spawn(super::signals(handle)?);
     running.wait().await;
@@ -204,10 +205,6 @@ pub fn commands(dir: &Path, public: SocketAddr, admin: SocketAddr) -> String {
     let _ = writeln!(
         s,
         "curl -sS http://{admin}/metrics | grep '^tongban_licence'\n"
-    );
-    let _ = writeln!(
-        s,
-        "Stop with Ctrl-C (the demo files are removed unless --dir was given)."
     );
     s
 }

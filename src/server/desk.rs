@@ -3,15 +3,15 @@
 //!
 //! The desk is under the same client-certificate rule as `/v1` (a window's workstation holds its
 //! department's certificate) and verifies for the caller's city through the same code as
-//! `POST /v1/licences/verify` ([`Connection::verify_all`]: the verdict cache, the metrics and one
-//! audit record per check). The page is rendered on the server ([`page`]); it works without
+//! `POST /v1/licences/verify` (`Connection::verify_all`: the verdict cache, the metrics and one
+//! audit record per check). The page is rendered on the server (`page`); it works without
 //! script (the form posts to `/desk/verify`, which answers the whole page with the verdict
 //! card), and with it (`assets/desk.js`) the card is swapped in place and the two other ways in
 //! work: an uploaded photo or screenshot of the QR code, and the workstation's camera, both read
 //! in the browser by the vendored jsQR (`assets/jsQR.js`, Apache-2.0, licence beside it) or the
 //! browser's own `BarcodeDetector`. Nothing is stored in the browser: every answer is
 //! `no-store`, the page sets no cookie and uses no storage, and the holder's id never leaves the
-//! gateway unmasked ([`sanitize`]).
+//! gateway unmasked (`sanitize`).
 
 mod meanings;
 mod page;

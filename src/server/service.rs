@@ -1,4 +1,5 @@
-//! The public HTTP API (contract section 5): routing, the caller check, bodies and verdicts.
+//! The public HTTP API (contract section 5): routing, the caller check, bodies and verdicts;
+//! `/desk` goes to [`super::desk`].
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
