@@ -273,6 +273,9 @@ async fn checks_go_through_the_api_path_and_never_show_the_full_id() {
     server.wait().await;
 }
 
+/// Headers, body, the status and what the page says.
+type Refusal<'a> = (Vec<(&'a str, &'a str)>, &'a str, StatusCode, &'a str);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_the_desk_refuses() {
     let pki = Pki::shared();
@@ -289,7 +292,7 @@ async fn what_the_desk_refuses() {
     let this_origin = format!("https://localhost:{port}");
     let host = format!("localhost:{port}");
     let big = format!("licence={}", "A".repeat(100 * 1024));
-    let cases: Vec<(Vec<(&str, &str)>, &str, StatusCode, &str)> = vec![
+    let cases: [Refusal; 6] = [
         (
             vec![("content-type", FORM), ("origin", "https://evil.example")],
             &good,
