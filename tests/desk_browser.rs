@@ -146,6 +146,23 @@ async fn the_desk_and_the_screen_in_headless_chromium() {
     let id_card = kid("ID_CARD");
     let driving = kid("DRIVING_LICENCE");
     let tampered = String::from_utf8(pki.licence("invalid/tampered.jws")).unwrap();
+    // valid, with a warning: the holder's id fails its check digit (signed that way)
+    let warned = {
+        let x5c = String::from_utf8(pki.licence("ID_CARD.jws")).unwrap();
+        let parts: Vec<&str> = x5c.trim().split('.').collect();
+        let mut claims: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        let id = claims["holder"]["id"].as_str().unwrap().to_owned();
+        let last = if id.ends_with('0') { "1" } else { "0" };
+        claims["holder"]["id"] = json!(format!("{}{last}", &id[..id.len() - 1]));
+        let forged = format!(
+            "{}.{}.{}",
+            parts[0],
+            URL_SAFE_NO_PAD.encode(claims.to_string()),
+            parts[2]
+        );
+        signers.kid_form(&forged).unwrap()
+    };
     let expired = String::from_utf8(pki.licence("invalid/expired.jws")).unwrap();
     let upload = work.path().join("id-card-qr.png");
     std::fs::write(
@@ -303,6 +320,21 @@ async fn the_desk_and_the_screen_in_headless_chromium() {
     let v = check(&b, "garbage", paste("这不是证照 not a licence".into())).await;
     assert_eq!(v["verdict"], "invalid");
     assert_eq!(v["codes"], json!(["MALFORMED"]), "{v}");
+
+    // a warning: still valid, amber, the code with its meaning
+    let v = check(&b, "a licence with a warning", paste(warned.clone())).await;
+    assert_eq!(v["verdict"], "valid", "{v}");
+    assert_eq!(v["codes"], json!(["HOLDER_ID_CHECK"]), "{v}");
+    assert!(v["text"].as_str().unwrap().contains("请注意警告"));
+    let amber = b
+        .script(
+            "const v = document.getElementById('verdict'); \
+             return [v.classList.contains('warn'), v.dataset.warnings, getComputedStyle(v).borderTopColor]",
+            json!([]),
+        )
+        .await;
+    assert_eq!(amber, json!([true, "1", "rgb(138, 83, 0)"]), "amber");
+    assert!(!b.source().await.contains(&holder_id(&warned)));
 
     // 4. an uploaded image of the QR code
     let photo = b.find("#photo").await;

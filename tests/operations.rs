@@ -228,3 +228,39 @@ async fn every_metric_named_is_exported_and_every_family_is_on_the_dashboard() {
     server.handle().shutdown();
     server.wait().await;
 }
+
+/// A record that cannot be written refuses its request and is counted (the alert
+/// `TongbanAuditWriteFailing` watches the counter); the statistics do not count it.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_write_failures_are_counted() {
+    let pki = Pki::shared();
+    let mut cfg = config(&pki.dir);
+    // every write to /dev/full fails (ENOSPC)
+    cfg.audit = AuditConfig::at("/dev/full".into());
+    let server = start(cfg).await;
+    let tls = connector(&pki.dir, Some(&pki.client("420100-GOV_SERVICE")));
+    let reply = send(
+        &tls,
+        server.public_addr(),
+        post(
+            "/v1/licences/verify",
+            "application/jose",
+            pki.licence("ID_CARD.jws"),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.status, 500);
+    assert_eq!(reply.json()["code"], "INTERNAL");
+    let text = String::from_utf8_lossy(&admin_get(server.admin_addr(), "/metrics").await.body)
+        .into_owned();
+    assert_eq!(
+        common::metric(&text, "tongban_audit_write_failures_total"),
+        1.0
+    );
+    let stats = admin_get(server.admin_addr(), "/stats").await.json();
+    assert_eq!(stats["verifications"]["total"], 0);
+    server.handle().shutdown();
+    server.wait().await;
+}

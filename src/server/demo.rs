@@ -137,6 +137,9 @@ async fn run_in(dir: &Path, options: &DemoOptions) -> Result<(), DemoError> {
         cache: CacheConfig::default(),
     };
     let running = start(config).await?;
+    // signals are caught before anything is printed: a script that reads the output may stop
+    // the demo at once
+    tokio::spawn(super::signals(running.handle())?);
     print!("{notes}");
     println!(
         "{}",
@@ -151,8 +154,6 @@ async fn run_in(dir: &Path, options: &DemoOptions) -> Result<(), DemoError> {
         desk_notes(dir, running.public_addr(), running.admin_addr(), &codes)
     );
     println!("Stop with Ctrl-C (the demo files are removed unless --dir was given).");
-    let handle = running.handle();
-    tokio::spawn(super::signals(handle)?);
     running.wait().await;
     Ok(())
 }
