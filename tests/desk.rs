@@ -14,9 +14,9 @@ use hyper::{Request, StatusCode};
 use serde_json::Value;
 
 use common::{
-    admin_get, assert_no_inline_script, config, connector, metric, send, start, Pki, Reply,
+    admin_get, assert_no_inline_script, config, config_in, connector, metric, send, start, Pki,
+    Reply,
 };
-use tongban::server::config::AuditConfig;
 
 const WUHAN: &str = "420100-GOV_SERVICE";
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -59,8 +59,7 @@ fn audit_lines(path: &std::path::Path) -> Vec<Value> {
 async fn the_desk_needs_a_department_certificate() {
     let pki = Pki::shared();
     let work = tempfile::tempdir().unwrap();
-    let mut cfg = config(&pki.dir);
-    cfg.audit = AuditConfig::at(work.path().join("audit.jsonl"));
+    let cfg = config_in(&pki.dir, work.path());
     let audit = cfg.audit.path.clone();
     let server = start(cfg).await;
     let addr = server.public_addr();
@@ -179,8 +178,7 @@ async fn the_page_its_headers_and_assets() {
 async fn checks_go_through_the_api_path_and_never_show_the_full_id() {
     let pki = Pki::shared();
     let work = tempfile::tempdir().unwrap();
-    let mut cfg = config(&pki.dir);
-    cfg.audit = AuditConfig::at(work.path().join("audit.jsonl"));
+    let cfg = config_in(&pki.dir, work.path());
     let audit = cfg.audit.path.clone();
     let server = start(cfg).await;
     let addr = server.public_addr();
@@ -280,8 +278,7 @@ type Refusal<'a> = (Vec<(&'a str, &'a str)>, &'a str, StatusCode, &'a str);
 async fn what_the_desk_refuses() {
     let pki = Pki::shared();
     let work = tempfile::tempdir().unwrap();
-    let mut cfg = config(&pki.dir);
-    cfg.audit = AuditConfig::at(work.path().join("audit.jsonl"));
+    let mut cfg = config_in(&pki.dir, work.path());
     cfg.limits.max_body_bytes = 80 * 1024;
     let audit = cfg.audit.path.clone();
     let server = start(cfg).await;

@@ -20,7 +20,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use browser::{write_y4m, Browser, Launch};
-use gateway::{admin_get, config, connector, post, send, Pki};
+use gateway::{admin_get, config_in, connector, post, send, Pki};
 use tongban::audit::{AuditLog, AuditOptions, Caller, Decision, Record};
 use tongban::catalog::Catalog;
 use tongban::policy::synthetic::Rng;
@@ -65,7 +65,7 @@ fn save_png(dir: &Path, name: &str, png: &[u8]) {
 fn config_with_a_busy_morning(pki: &Path, work: &Path) -> tongban::server::Config {
     let catalog = Catalog::embedded().unwrap();
     let policies = PolicySet::load(&repo("policies"), &catalog, None).unwrap();
-    let mut c = config(pki);
+    let mut c = config_in(pki, work);
     c.policies_dir = Some(repo("policies"));
     for item in policies.items() {
         c.upstreams.insert(
@@ -77,9 +77,7 @@ fn config_with_a_busy_morning(pki: &Path, work: &Path) -> tongban::server::Confi
             },
         );
     }
-    let audit = work.join("audit.jsonl");
-    c.audit = tongban::server::config::AuditConfig::at(audit.clone());
-    let log = AuditLog::open(&audit, AuditOptions::default()).unwrap();
+    let log = AuditLog::open(&c.audit.path, AuditOptions::default()).unwrap();
     let cities: Vec<&str> = catalog.cities().iter().map(|c| c.code.as_str()).collect();
     let types = catalog.licence_types();
     let mut rng = Rng::new(7);

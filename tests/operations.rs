@@ -18,7 +18,7 @@ use hyper::Request;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
-use common::{admin_get, config, connector, post, send, start, Pki};
+use common::{admin_get, config, config_in, connector, policies_with, post, send, start, Pki};
 use tongban::server::config::{AuditConfig, Upstream};
 
 fn ops(file: &str) -> PathBuf {
@@ -141,17 +141,8 @@ fields = ["a"]
 async fn every_metric_named_is_exported_and_every_family_is_on_the_dashboard() {
     let pki = Pki::shared();
     let work = tempfile::tempdir().unwrap();
-    let policies = work.path().join("policies");
-    std::fs::create_dir_all(policies.join("catalog")).unwrap();
-    std::fs::create_dir_all(policies.join("items")).unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/catalog");
-    for f in ["cities.csv", "departments.csv", "licence-types.csv"] {
-        std::fs::copy(root.join(f), policies.join("catalog").join(f)).unwrap();
-    }
-    std::fs::write(policies.join("items/ops.toml"), POLICY).unwrap();
-    let mut cfg = config(&pki.dir);
-    cfg.policies_dir = Some(policies);
-    cfg.audit = AuditConfig::at(work.path().join("audit.jsonl"));
+    let mut cfg = config_in(&pki.dir, work.path());
+    cfg.policies_dir = Some(policies_with(work.path(), POLICY));
     cfg.upstreams.insert(
         "dead".into(),
         Upstream {

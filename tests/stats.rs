@@ -19,8 +19,10 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use common::{admin_get, assert_no_inline_script, config, connector, post, send, start, Pki};
-use tongban::server::config::{AuditConfig, Upstream};
+use common::{
+    admin_get, assert_no_inline_script, config_in, connector, policies_with, post, send, start, Pki,
+};
+use tongban::server::config::Upstream;
 
 const POLICY: &str = r#"
 [[item]]
@@ -102,20 +104,10 @@ async fn upstream() -> SocketAddr {
 }
 
 fn gateway_config(pki: &Path, work: &Path, upstream: SocketAddr) -> tongban::server::Config {
-    let policies = work.join("policies");
-    std::fs::create_dir_all(policies.join("catalog")).unwrap();
-    std::fs::create_dir_all(policies.join("items")).unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/catalog");
-    for f in ["cities.csv", "departments.csv", "licence-types.csv"] {
-        std::fs::copy(root.join(f), policies.join("catalog").join(f)).unwrap();
-    }
-    std::fs::write(policies.join("items/stats.toml"), POLICY).unwrap();
-    let mut c = config(pki);
-    c.policies_dir = Some(policies);
-    let mut audit = AuditConfig::at(work.join("audit.jsonl"));
+    let mut c = config_in(pki, work);
+    c.policies_dir = Some(policies_with(work, POLICY));
     // a new file every few records: the rebuild reads across rotated files
-    audit.max_bytes = 4096;
-    c.audit = audit;
+    c.audit.max_bytes = 4096;
     for (name, url) in [
         ("ok", format!("http://{upstream}")),
         ("dead", "http://127.0.0.1:9".to_owned()),
@@ -335,8 +327,7 @@ async fn read_until(
 async fn the_event_stream_follows_changes_and_ends_when_draining() {
     let pki = Pki::shared();
     let work = tempfile::tempdir().unwrap();
-    let mut cfg = config(&pki.dir);
-    cfg.audit = AuditConfig::at(work.path().join("audit.jsonl"));
+    let mut cfg = config_in(&pki.dir, work.path());
     // a drain that waited for the stream would take a minute
     cfg.limits.drain_timeout = Duration::from_secs(60);
     let server = start(cfg).await;
@@ -399,15 +390,7 @@ async fn sigterm_is_not_held_up_by_an_open_screen() {
     let pki = Pki::shared();
     let temp = tempfile::tempdir().unwrap();
     let dir = pki.copy(&temp.path().join("pki"));
-    let config_path = dir.join("tongban.toml");
-    std::fs::write(
-        &config_path,
-        "[listen]\npublic = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n\n\
-         [tls]\ncert = \"server/server-chain.pem\"\nkey = \"server/server.key\"\n\n\
-         [trust]\ndir = \"trust\"\n\n[audit]\npath = \"audit.jsonl\"\n\n\
-         [limits]\ndrain_timeout_ms = 60000\n",
-    )
-    .unwrap();
+    let config_path = common::write_serve_config(&dir, "\n[limits]\ndrain_timeout_ms = 60000\n");
     let common::ServeProcess {
         mut child,
         pid,
@@ -452,8 +435,7 @@ async fn sigterm_is_not_held_up_by_an_open_screen() {
 async fn the_screen_and_stats_routes() {
     let pki = Pki::shared();
     let work = tempfile::tempdir().unwrap();
-    let mut cfg = config(&pki.dir);
-    cfg.audit = AuditConfig::at(work.path().join("audit.jsonl"));
+    let cfg = config_in(&pki.dir, work.path());
     let server = start(cfg).await;
     let admin = server.admin_addr();
     let screen = admin_get(admin, "/screen").await;

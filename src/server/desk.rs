@@ -20,12 +20,12 @@ use std::sync::Arc;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE, HOST, ORIGIN};
+use hyper::header::{HeaderValue, ALLOW, HOST, ORIGIN};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::caller::Caller;
 use super::problem::ApiError;
-use super::service::{discard_body, read_body, Connection};
+use super::service::{check_media_type, discard_body, read_body, Connection};
 use super::web::{self, Asset};
 use crate::licence::Verdict;
 use crate::policy::filter::mask_text;
@@ -37,6 +37,8 @@ pub use meanings::meaning;
 pub const PAGE: &str = "/desk/";
 /// Where the form posts.
 pub const VERIFY: &str = "/desk/verify";
+/// What the form posts.
+const FORM: &str = "application/x-www-form-urlencoded";
 /// Prefix of the desk's assets.
 const ASSETS: &str = "/desk/assets/";
 
@@ -142,18 +144,7 @@ async fn verify(
         discard_body(req.into_body(), limit).await;
         return notice(StatusCode::FORBIDDEN, "拒绝跨站提交", &why);
     }
-    let form = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        });
-    if form.is_some_and(|t| t != "application/x-www-form-urlencoded") {
+    if check_media_type(&req, &[FORM], FORM).is_err() {
         discard_body(req.into_body(), limit).await;
         return notice(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

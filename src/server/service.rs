@@ -301,7 +301,7 @@ fn log_path(path: &str) -> String {
 }
 
 /// Refuses a body whose `Content-Type` is present and not one of `accepted` (parameters ignored).
-fn check_media_type(
+pub(super) fn check_media_type(
     req: &Request<Incoming>,
     accepted: &[&str],
     expected: &'static str,
