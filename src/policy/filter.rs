@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::decide::{Grant, PermitGrant};
 use super::model::{FieldPath, MaskMethod};
-use crate::trust::cert::hex;
+use crate::crypto::hex;
 
 /// The per-deployment key of the `hash` mask (HMAC-SHA256); never printed.
 pub struct MaskKey(hmac::Key);

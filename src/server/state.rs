@@ -22,6 +22,7 @@ use super::problem::ApiError;
 use super::tls::{self, ServerIdentity, TlsError};
 use super::upstream::{UpstreamSetupError, Upstreams};
 use crate::audit::{AuditError, AuditKey, AuditLog, AuditOptions, KeyError, Record};
+use crate::crypto::sha256_of;
 use crate::licence::verify::LoadError;
 use crate::licence::{Verdict, Verifier};
 use crate::policy::filter::MaskKey;
@@ -29,7 +30,6 @@ use crate::policy::rate::RateLimiter;
 use crate::policy::{signing, PolicyError, PolicySet};
 use crate::stats::{self, Fact, Resolver, Stats};
 use crate::time::{Clock, SystemClock, UnixTime};
-use crate::trust::cert::sha256_of;
 
 /// What one generation of trust and policies gives the server.
 pub struct Snapshot {

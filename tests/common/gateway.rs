@@ -147,7 +147,11 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A server config over the PKI in `dir`, on ephemeral loopback ports.
+/// Numbers the audit logs of [`config`].
+static NEXT_AUDIT_LOG: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A server config over the PKI in `dir`, on ephemeral loopback ports, with an audit log of its
+/// own in `dir`.
 pub fn config(dir: &Path) -> Config {
     Config {
         public: "127.0.0.1:0".parse().unwrap(),
@@ -160,7 +164,11 @@ pub fn config(dir: &Path) -> Config {
         require_signed_policies: false,
         policy_signers: vec!["GOV_SERVICE".into()],
         mask_key_file: None,
-        audit: AuditConfig::at(dir.join("audit.jsonl")),
+        // one log per server: two servers appending to one file would break its chain
+        audit: AuditConfig::at(dir.join(format!(
+            "audit-{}.jsonl",
+            NEXT_AUDIT_LOG.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ))),
         upstreams: Default::default(),
         limits: Limits::default(),
         cache: CacheConfig::default(),

@@ -18,6 +18,7 @@
   const LOOK_EVERY_MS = 200;
 
   const say = (zh, en) => {
+    if (!zh && !en) { status.replaceChildren(); return; }
     status.replaceChildren(document.createTextNode(zh + ' '));
     const span = document.createElement('span');
     span.lang = 'en';
@@ -46,7 +47,7 @@
       // a static copy first: adopting a node takes it out of the live childNodes list
       const nodes = Array.from(fresh.childNodes);
       result.replaceChildren(...nodes.map((n) => document.adoptNode(n)));
-      say('', '');
+      say();
     } catch (e) {
       const p = document.createElement('p');
       p.className = 'notice';
