@@ -35,16 +35,6 @@ pub enum QrError {
     Png(String),
 }
 
-impl QrError {
-    /// Bytes over the capacity, for [`QrError::TooLarge`].
-    pub fn overflow(&self) -> Option<usize> {
-        match self {
-            QrError::TooLarge { len, max } => Some(len - max),
-            _ => None,
-        }
-    }
-}
-
 /// A licence as a QR code.
 pub struct LicenceQr {
     code: QrCode,
@@ -187,7 +177,6 @@ mod tests {
                 max: 2331
             }
         );
-        assert_eq!(err.overflow(), Some(69));
         assert!(err.to_string().contains("69 bytes more"), "{err}");
         assert_eq!(encode(b"").err(), Some(QrError::Empty));
     }

@@ -31,8 +31,6 @@ use crate::licence::Verdict;
 use crate::policy::filter::mask_text;
 use crate::policy::model::MaskMethod;
 
-pub use meanings::meaning;
-
 /// The desk's page.
 pub const PAGE: &str = "/desk/";
 /// Where the form posts.
