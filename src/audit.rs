@@ -34,6 +34,12 @@ pub use verify::{
 };
 pub use writer::{AppendReceipt, AuditLog, AuditOptions, OpenNotice};
 
+/// The files of the log at `path`, oldest first: the rotated segments `<path>.1`, `<path>.2`, …
+/// then `<path>` itself when it exists.
+pub fn log_files(path: &std::path::Path) -> std::io::Result<Vec<PathBuf>> {
+    files::Segments::find(path).map(|s| s.all())
+}
+
 /// Why the audit log cannot take a record; the request it is about must then fail (5xx).
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {

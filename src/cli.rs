@@ -36,7 +36,7 @@ pub struct Cli {
 enum Command {
     /// Verify e-licences (compact JWS) for a verifying city; one verdict JSON per line.
     Verify(verify::Args),
-    /// Issue e-licences with a department's signing key (demo and testing).
+    /// Issue e-licences with a department's signing key (demo and testing); show one as a QR code.
     #[command(subcommand)]
     Licence(licence::Command),
     /// Make PKI material: the demo PKI of the nine cities.
@@ -122,7 +122,7 @@ fn print_error(message: &dyn std::fmt::Display) {
 }
 
 /// The DER certificates of a PEM file, in order.
-fn read_pem_chain(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
+pub(crate) fn read_pem_chain(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
     let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let chain: Vec<Vec<u8>> = x509_parser::pem::Pem::iter_from_buffer(&pem)
         .map(|p| {

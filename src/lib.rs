@@ -14,8 +14,12 @@
 //!   limits, and the security teams' tools (test cases, lint, diff, signing);
 //! - [`pki`]: the demo and test PKI, made by code (rcgen);
 //! - [`audit`]: the hash-chained audit log: records, writer, verification;
+//! - [`stats`]: the statistics centre's figures (today's exchanges and verifications), fed by
+//!   audit records live and rebuilt from the day's log at start;
+//! - [`qr`]: licences as QR codes (byte mode, error correction M; SVG and PNG);
 //! - [`server`]: the gateway: TLS and client certificates, the HTTP API (licence verification and
-//!   the data exchange), upstreams, cache, metrics, reload, the demo;
+//!   the data exchange), the window desk, the statistics centre and hall screen, upstreams, cache,
+//!   metrics, reload, the demo;
 //! - [`cli`]: the `tongban` command line;
 //! - [`time`]: Unix time and the injectable clock;
 //! - [`toml_file`]: TOML files into serde structs, every unknown key reported with its line.
@@ -30,8 +34,10 @@ pub mod licence;
 pub mod lid;
 pub mod pki;
 pub mod policy;
+pub mod qr;
 pub mod recognition;
 pub mod server;
+pub mod stats;
 pub mod time;
 pub mod toml_file;
 pub mod trust;

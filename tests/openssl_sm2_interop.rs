@@ -232,6 +232,7 @@ fn a_certificate_signed_with_openssls_default_signer_id_breaks_the_chain() {
             "91420100MA4K12345K",
             "--holder-id-type",
             "USCC",
+            "--placeholders",
         ],
     );
     assert!(

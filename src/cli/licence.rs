@@ -1,5 +1,7 @@
 //! `tongban licence issue`: sign licences with a department's key (one, or a numbered series
-//! for load tests).
+//! for load tests); `tongban licence qr` ([`qr`]): a licence as a QR code.
+
+mod qr;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -17,9 +19,14 @@ use crate::licence::issue::{Draft, LicenceSigner, SignerHeader};
 use crate::time::{parse_rfc3339, Clock, SystemClock};
 
 #[derive(Debug, Subcommand)]
+// parsed once per process: the size of the larger variant does not matter
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Issue a licence (or `--count N`); prints each compact JWS on its own line.
     Issue(IssueArgs),
+    /// A licence as a QR code (SVG to standard output, or `--out` .svg/.png); refuses one too
+    /// large for a QR code, saying by how many bytes (exit 1).
+    Qr(qr::QrArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -82,10 +89,13 @@ pub struct IssueArgs {
 /// Most licences one `--count` issues: a million is minutes of signing and ~2 GB of output.
 const MAX_COUNT: u32 = 1_000_000;
 
-pub fn run(Command::Issue(args): Command) -> ExitCode {
-    match issue(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(e),
+pub fn run(command: Command) -> ExitCode {
+    match command {
+        Command::Issue(args) => match issue(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        },
+        Command::Qr(args) => qr::run(&args),
     }
 }
 

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+pub mod qr;
 mod samples;
 
 use super::config::{AuditConfig, CacheConfig, Config, Limits};
@@ -66,6 +67,8 @@ pub enum DemoError {
     },
     #[error(transparent)]
     Server(#[from] ServerError),
+    #[error("cannot write the demo QR codes: {0}")]
+    Qr(#[from] qr::KidError),
 }
 
 /// Generates the PKI, starts the gateway, prints the commands and serves until SIGTERM/SIGINT.
@@ -108,6 +111,7 @@ async fn run_in(dir: &Path, options: &DemoOptions) -> Result<(), DemoError> {
         .await
         .map_err(|e| DemoError::Catalog(e.to_string()))??;
     write_batch(dir)?;
+    let codes = qr::write_demo_codes(dir)?;
     let mut notes = String::new();
     let public = free_or_any(options.public, "public", &mut notes);
     let admin = free_or_any(options.admin, "admin", &mut notes);
@@ -147,6 +151,10 @@ async fn run_in(dir: &Path, options: &DemoOptions) -> Result<(), DemoError> {
     println!(
         "{}",
         exchange_commands(dir, running.public_addr(), &policies)
+    );
+    println!(
+        "{}",
+        desk_notes(dir, running.public_addr(), running.admin_addr(), &codes)
     );
     println!("{STOP_LINE}");
     running.wait().await;
@@ -201,6 +209,36 @@ pub fn commands(dir: &Path, public: SocketAddr, admin: SocketAddr) -> String {
     let _ = writeln!(
         s,
         "curl -sS http://{admin}/metrics | grep '^tongban_licence'\n"
+    );
+    s
+}
+
+/// Where the window desk, the hall screen and the demo's QR codes are.
+pub fn desk_notes(dir: &Path, public: SocketAddr, admin: SocketAddr, codes: &[PathBuf]) -> String {
+    let p = |rel: &str| shell_quote(&dir.join(rel).display().to_string());
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# the window desk (核验台) in a browser: https://{public}/desk/ — import the client \
+         certificate first (password `demo`), and trust the demo CA {}",
+        p("server/ca.pem")
+    );
+    let _ = writeln!(
+        s,
+        "openssl pkcs12 -export -in {} -inkey {} -out desk-client.p12 -passout pass:demo\n",
+        p(&format!("clients/{DEMO_CLIENT}.pem")),
+        p(&format!("clients/{DEMO_CLIENT}.key")),
+    );
+    let _ = writeln!(
+        s,
+        "# licences as QR codes (kid form; the last one is expired): show one to the desk's camera"
+    );
+    for code in codes {
+        let _ = writeln!(s, "#   {}", shell_quote(&code.display().to_string()));
+    }
+    let _ = writeln!(
+        s,
+        "\n# the hall screen (电子屏) and today's figures: http://{admin}/screen and http://{admin}/stats"
     );
     s
 }
