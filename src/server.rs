@@ -5,8 +5,10 @@
 //! - [`config`]: the configuration file;
 //! - [`tls`]: rustls configuration (ring, TLS 1.2/1.3, ALPN, client certificates);
 //! - [`caller`]: the calling department, from the verified client certificate only;
-//! - [`service`]: the `/v1` routes; [`problem`]: their errors as RFC 9457 documents;
-//!   [`request_id`]: `X-Request-Id`;
+//! - [`service`]: the `/v1` routes; [`problem`]: their errors as RFC 9457 documents, audit
+//!   decisions and metric labels; [`request_id`]: `X-Request-Id`;
+//! - [`exchange`]: the data exchange (authorise → forward → answer); [`upstream`]: the
+//!   upstreams' HTTP clients;
 //! - [`cache`]: the verdict cache; [`metrics`]: Prometheus; [`admin`]: the admin listener;
 //! - [`state`]: shared state and reload; [`listener`]: accept loops, limits and draining;
 //! - [`demo`]: `tongban demo`.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use tempfile::TempDir;
 use tongban::audit::{
-    verify, AuditError, AuditKey, AuditLog, AuditOptions, BreakKind, Caller, Decision, OpenNotice,
+    verify, AuditError, AuditKey, AuditLog, AuditOptions, BreakKind, CallerId, OpenNotice, Outcome,
     Record, VerifyError,
 };
 use tongban::time::FixedClock;
@@ -34,10 +34,10 @@ fn record(i: u64) -> Record {
     let key = AuditKey::from_secret(KEY).unwrap();
     Record::exchange(
         format!("req-{i}"),
-        Caller::new("420200", "HOUSING_FUND", "11420200MB0000000X"),
+        CallerId::new("420200", "HOUSING_FUND", "11420200MB0000000X"),
         "HPF-DEPOSIT-QUERY",
         "HPF_WITHDRAWAL",
-        Decision::Permit,
+        Outcome::Permit,
     )
     .rules(["hpf-withdrawal-any-city"])
     .fields(

@@ -528,6 +528,17 @@ async fn every_status_of_the_exchange() {
         ok["fields_masked"],
         json!(["holder.id_number", "holder.name"])
     );
+    // the policy's paths that the answer held, masked ones included
+    assert_eq!(
+        ok["fields_returned"],
+        json!([
+            "account.balance",
+            "account.status",
+            "holder.id_number",
+            "holder.name",
+            "records[].amount"
+        ])
+    );
     assert_eq!(ok["status"], 200);
     assert!(records
         .iter()

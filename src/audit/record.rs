@@ -20,10 +20,10 @@ pub enum Kind {
     LicenceVerification,
 }
 
-/// The outcome recorded: `permit`/`deny`/`error` for exchanges, `valid`/`invalid` for licences.
+/// A record's `decision`: `permit`/`deny`/`error` for exchanges, `valid`/`invalid` for licences.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Decision {
+pub enum Outcome {
     Permit,
     Deny,
     Error,
@@ -31,10 +31,23 @@ pub enum Decision {
     Invalid,
 }
 
-/// The calling organisation, from its client certificate (contract section 1).
+impl Outcome {
+    /// The name in the record, also the `decision` label of the exchange metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Permit => "permit",
+            Self::Deny => "deny",
+            Self::Error => "error",
+            Self::Valid => "valid",
+            Self::Invalid => "invalid",
+        }
+    }
+}
+
+/// The calling organisation as recorded, from its client certificate (contract section 1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Caller {
+pub struct CallerId {
     /// The city's 6-digit division code (certificate `L`).
     pub city: String,
     /// The department kind code (certificate `OU`).
@@ -43,13 +56,13 @@ pub struct Caller {
     pub org: String,
 }
 
-impl Caller {
+impl CallerId {
     pub fn new(
         city: impl Into<String>,
         department: impl Into<String>,
         org: impl Into<String>,
     ) -> Self {
-        Caller {
+        CallerId {
             city: city.into(),
             department: department.into(),
             org: org.into(),
@@ -108,7 +121,7 @@ pub struct Record {
     pub kind: Kind,
     /// `X-Request-Id` (the caller's or the generated one).
     pub request_id: String,
-    pub caller: Caller,
+    pub caller: CallerId,
     /// The item id (exchange).
     pub item: Option<String>,
     /// The licence type code (licence verification).
@@ -117,7 +130,7 @@ pub struct Record {
     pub lid: Option<String>,
     /// `X-Purpose` (exchange).
     pub purpose: Option<String>,
-    pub decision: Decision,
+    pub decision: Outcome,
     /// The problem or verdict code when the decision is not a plain permit/valid.
     pub error_code: Option<String>,
     /// Ids of the rules that determined the decision.
@@ -159,10 +172,10 @@ impl Record {
     /// An exchange decision on `item` for `purpose`; status 200, no rules or fields yet.
     pub fn exchange(
         request_id: impl Into<String>,
-        caller: Caller,
+        caller: CallerId,
         item: impl Into<String>,
         purpose: impl Into<String>,
-        decision: Decision,
+        decision: Outcome,
     ) -> Self {
         Record {
             item: Some(item.into()),
@@ -174,10 +187,10 @@ impl Record {
     /// A licence verification of licence `lid` of type `ltype`; status 200.
     pub fn licence_verification(
         request_id: impl Into<String>,
-        caller: Caller,
+        caller: CallerId,
         ltype: Option<String>,
         lid: Option<String>,
-        decision: Decision,
+        decision: Outcome,
     ) -> Self {
         Record {
             ltype,
@@ -191,7 +204,7 @@ impl Record {
         }
     }
 
-    fn bare(kind: Kind, request_id: String, caller: Caller, decision: Decision) -> Self {
+    fn bare(kind: Kind, request_id: String, caller: CallerId, decision: Outcome) -> Self {
         Record {
             kind,
             request_id,
@@ -311,10 +324,10 @@ mod tests {
     fn sample() -> Record {
         Record::exchange(
             "req-1",
-            Caller::new("420100", "HOUSING_FUND", "91420100MA4K0000X1"),
+            CallerId::new("420100", "HOUSING_FUND", "91420100MA4K0000X1"),
             "HPF-DEPOSIT-QUERY",
             "HPF_WITHDRAWAL",
-            Decision::Permit,
+            Outcome::Permit,
         )
         .rules(["hpf-withdrawal-any-city"])
         .fields(["account.status", "holder.id_number"], ["holder.id_number"])

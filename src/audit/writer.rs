@@ -435,15 +435,15 @@ fn last_line(files: &[PathBuf]) -> io::Result<(u64, ChainHash)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{Caller, Decision};
+    use crate::audit::{CallerId, Outcome};
 
     fn record() -> Record {
         Record::licence_verification(
             "r",
-            Caller::new("420100", "MARKET_REG", "org"),
+            CallerId::new("420100", "MARKET_REG", "org"),
             Some("BUSINESS_LICENCE".into()),
             None,
-            Decision::Valid,
+            Outcome::Valid,
         )
     }
 

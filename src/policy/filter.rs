@@ -1,253 +1,145 @@
-//! Response filtering: keep the granted paths of a JSON body and mask what the policy says.
+//! Response filtering: keep what a decision's [`FieldPlan`] grants of a JSON body, masked as it
+//! says, and report which of the plan's fields were returned.
 
-use std::collections::BTreeSet;
-
-use ring::hmac;
 use serde_json::{Map, Value};
 
-use super::decide::{Grant, PermitGrant};
-use super::model::{FieldPath, MaskMethod};
-use crate::trust::cert::hex;
+use super::mask::{mask_value, MaskKey};
+use super::plan::{Access, FieldPlan, FieldReport, NodeId, ROOT};
 
-/// The per-deployment key of the `hash` mask (HMAC-SHA256); never printed.
-pub struct MaskKey(hmac::Key);
-
-impl MaskKey {
-    pub fn new(secret: &[u8]) -> Self {
-        Self(hmac::Key::new(hmac::HMAC_SHA256, secret))
-    }
-}
-
-impl std::fmt::Debug for MaskKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("MaskKey(…)")
-    }
-}
-
-/// Names (paths with `[]` for array elements) of what a filtered body returned in clear and masked.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FilterReport {
-    pub returned: BTreeSet<String>,
-    pub masked: BTreeSet<String>,
-}
-
-/// Applies a mask method to a value (non-strings are masked as their JSON text).
-pub fn mask_value(method: MaskMethod, value: &Value, key: &MaskKey) -> Value {
-    let text = match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+/// Keeps only what `plan` grants of `body`; a body granting nothing is `{}`.
+pub fn filter(body: &Value, plan: &FieldPlan, key: &MaskKey) -> (Value, FieldReport) {
+    let mut walk = Walk {
+        plan,
+        key,
+        report: plan.report(),
     };
-    Value::String(mask_text(method, &text, key))
-}
-
-/// Masks a string; short values that would show everything are starred entirely.
-pub fn mask_text(method: MaskMethod, text: &str, key: &MaskKey) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let keep = |head: usize, tail: usize| -> String {
-        if chars.len() <= head + tail {
-            return "*".repeat(chars.len().max(1));
-        }
-        let mut out: String = chars[..head].iter().collect();
-        out.push_str(&"*".repeat(chars.len() - head - tail));
-        out.extend(&chars[chars.len() - tail..]);
-        out
-    };
-    match method {
-        MaskMethod::Redact => "***".to_owned(),
-        MaskMethod::IdNumber => keep(6, 4),
-        MaskMethod::Phone => keep(3, 4),
-        MaskMethod::Name => match chars.split_first() {
-            Some((first, rest)) if !rest.is_empty() => format!("{first}{}", "*".repeat(rest.len())),
-            _ => "*".to_owned(),
-        },
-        MaskMethod::Hash => hex(hmac::sign(&key.0, text.as_bytes()).as_ref()),
-    }
-}
-
-/// Keeps only what `grant` allows of `body`, masked as it says.
-pub fn filter(body: &Value, grant: &Grant, key: &MaskKey) -> (Value, FilterReport) {
-    let mut report = FilterReport::default();
-    let mut path = Vec::new();
-    let out = walk(body, &mut path, &grant.permits, key, &mut report)
+    let out = walk
+        .at(body, Place::Node(ROOT))
         .unwrap_or(Value::Object(Map::new()));
-    (out, report)
+    (out, walk.report)
 }
 
-/// How one permit stands at a node.
-enum Standing {
-    /// Grants the node; `Some` when a mask applies at or above it.
-    Granted(Option<MaskMethod>),
-    /// Grants something below the node.
-    Below,
-    Nothing,
+/// Where a value stands in the plan.
+#[derive(Clone, Copy)]
+enum Place {
+    /// On a node of the plan.
+    Node(NodeId),
+    /// Below granted node `owner`, on no path of the plan: `owner`'s access applies.
+    Inside(NodeId),
 }
 
-fn standing(p: &PermitGrant, path: &[String]) -> Standing {
-    let covers = |f: &FieldPath| path.starts_with(f.segments());
-    if p.fields.iter().any(covers) {
-        let mask = p
-            .mask
-            .iter()
-            .filter(|(m, _)| covers(m))
-            .map(|(_, method)| *method)
-            .max();
-        Standing::Granted(mask)
-    } else if p.fields.iter().any(|f| f.segments().starts_with(path)) {
-        Standing::Below
-    } else {
-        Standing::Nothing
-    }
+struct Walk<'a> {
+    plan: &'a FieldPlan,
+    key: &'a MaskKey,
+    report: FieldReport,
 }
 
-/// Whether any permit names a grant or mask path strictly below `path`.
-fn deeper_rules(permits: &[PermitGrant], path: &[String]) -> bool {
-    permits.iter().any(|p| {
-        p.fields
-            .iter()
-            .chain(p.mask.iter().map(|(m, _)| m))
-            .any(|f| f.segments().len() > path.len() && f.segments().starts_with(path))
-    })
-}
-
-/// `["records", "[]", "amount"]` → `records[].amount`.
-fn render(path: &[String]) -> String {
-    let mut out = String::new();
-    for seg in path {
-        if seg != "[]" && !out.is_empty() {
-            out.push('.');
-        }
-        out.push_str(seg);
-    }
-    out
-}
-
-fn walk(
-    value: &Value,
-    path: &mut Vec<String>,
-    permits: &[PermitGrant],
-    key: &MaskKey,
-    report: &mut FilterReport,
-) -> Option<Value> {
-    let standings: Vec<Standing> = permits.iter().map(|p| standing(p, path)).collect();
-    let clear = standings
-        .iter()
-        .any(|s| matches!(s, Standing::Granted(None)));
-    let masked = standings
-        .iter()
-        .filter_map(|s| match s {
-            Standing::Granted(m) => *m,
-            _ => None,
-        })
-        .max();
-    let below = standings.iter().any(|s| matches!(s, Standing::Below));
-    let granted = clear || masked.is_some();
-    if !granted && !below {
-        return None;
-    }
-    let is_container = matches!(value, Value::Object(_) | Value::Array(_));
-    if !is_container || (!clear && granted && !deeper_rules(permits, path)) {
-        return match (clear, masked) {
-            (true, _) => {
-                report.returned.insert(render(path));
+impl Walk<'_> {
+    fn at(&mut self, value: &Value, place: Place) -> Option<Value> {
+        let (node, access, opened) = match place {
+            Place::Node(id) => (
+                Some(id),
+                self.plan.access(id),
+                self.plan.has_paths_below(id),
+            ),
+            Place::Inside(owner) => (None, self.plan.access(owner), false),
+        };
+        let owner = match place {
+            Place::Node(id) => self.plan.owner(id),
+            Place::Inside(owner) => owner,
+        };
+        let is_container = matches!(value, Value::Object(_) | Value::Array(_));
+        match access {
+            Access::Hidden => {
+                let id = node.filter(|id| self.plan.grants_below(*id))?;
+                self.open(value, id, None)
+            }
+            _ if is_container && opened => self.open(value, node?, Some(owner)),
+            Access::Clear => {
+                if has_scalar(value) {
+                    self.report.clear(owner);
+                }
                 Some(value.clone())
             }
-            (false, Some(method)) => {
-                report.masked.insert(render(path));
-                Some(mask_value(method, value, key))
+            Access::Masked(method) => {
+                self.report.masked(owner);
+                Some(mask_value(method, value, self.key))
             }
-            (false, None) => None,
-        };
+        }
     }
-    match value {
-        Value::Object(map) => {
-            let mut out = Map::new();
-            for (k, v) in map {
-                path.push(k.clone());
-                if let Some(kept) = walk(v, path, permits, key, report) {
-                    out.insert(k.clone(), kept);
+
+    /// The container at `id`, its members and elements filtered; `granted_to` is `Some(owner)`
+    /// when the container itself is granted (kept even if nothing inside is), `None` when only
+    /// something below is.
+    fn open(&mut self, value: &Value, id: NodeId, granted_to: Option<NodeId>) -> Option<Value> {
+        let place = |child: Option<NodeId>| match (child, granted_to) {
+            (Some(child), _) => Some(Place::Node(child)),
+            (None, Some(owner)) => Some(Place::Inside(owner)),
+            (None, None) => None,
+        };
+        let out = match value {
+            Value::Object(map) => {
+                let mut out = Map::new();
+                for (k, v) in map {
+                    let kept = place(self.plan.member(id, k)).and_then(|p| self.at(v, p));
+                    if let Some(kept) = kept {
+                        out.insert(k.clone(), kept);
+                    }
                 }
-                path.pop();
+                (granted_to.is_some() || !out.is_empty()).then_some(Value::Object(out))
             }
-            (granted || !out.is_empty()).then_some(Value::Object(out))
-        }
-        Value::Array(items) => {
-            path.push("[]".to_owned());
-            let out: Vec<Value> = items
-                .iter()
-                .filter_map(|v| walk(v, path, permits, key, report))
-                .collect();
-            path.pop();
-            (granted || !out.is_empty()).then_some(Value::Array(out))
-        }
-        _ => None,
+            Value::Array(items) => {
+                let element = place(self.plan.elements(id));
+                let out: Vec<Value> = items
+                    .iter()
+                    .filter_map(|v| element.and_then(|p| self.at(v, p)))
+                    .collect();
+                (granted_to.is_some() || !out.is_empty()).then_some(Value::Array(out))
+            }
+            _ => None,
+        };
+        out
+    }
+}
+
+/// Whether a value is or holds a string, number, boolean or null.
+fn has_scalar(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map.values().any(has_scalar),
+        Value::Array(items) => items.iter().any(has_scalar),
+        _ => true,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::model::{FieldPath, MaskMethod};
     use serde_json::json;
 
     fn key() -> MaskKey {
         MaskKey::new(b"test key")
     }
 
-    #[test]
-    fn masks_of_the_contract() {
-        let k = key();
-        assert_eq!(
-            mask_text(MaskMethod::IdNumber, "420106199001011234", &k),
-            "420106********1234"
-        );
-        assert_eq!(mask_text(MaskMethod::Name, "张三丰", &k), "张**");
-        assert_eq!(
-            mask_text(MaskMethod::Phone, "13812341234", &k),
-            "138****1234"
-        );
-        assert_eq!(mask_text(MaskMethod::Redact, "anything", &k), "***");
-        let h = mask_text(MaskMethod::Hash, "420106199001011234", &k);
-        assert_eq!(h.len(), 64);
-        assert!(h
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
-        assert_ne!(
-            h,
-            mask_text(
-                MaskMethod::Hash,
-                "420106199001011234",
-                &MaskKey::new(b"other")
-            )
-        );
-        // never plain SHA-256
-        let plain =
-            hex(ring::digest::digest(&ring::digest::SHA256, b"420106199001011234").as_ref());
-        assert_ne!(h, plain);
-        // short values are starred entirely, non-strings masked as JSON text
-        assert_eq!(mask_text(MaskMethod::Phone, "1234", &k), "****");
-        assert_eq!(
-            mask_value(MaskMethod::Phone, &json!(13812341234u64), &k),
-            json!("138****1234")
-        );
-    }
-
     type Spec<'a> = (&'a [&'a str], &'a [(&'a str, MaskMethod)]);
 
-    fn grant(permits: &[Spec<'_>]) -> Grant {
-        Grant {
-            permits: permits
-                .iter()
-                .map(|(fields, mask)| PermitGrant {
-                    fields: fields
+    fn plan(permits: &[Spec<'_>]) -> FieldPlan {
+        type Owned = (Vec<FieldPath>, Vec<(FieldPath, MaskMethod)>);
+        let owned: Vec<Owned> = permits
+            .iter()
+            .map(|(fields, mask)| {
+                (
+                    fields
                         .iter()
                         .map(|f| FieldPath::parse(f).unwrap())
                         .collect(),
-                    mask: mask
-                        .iter()
+                    mask.iter()
                         .map(|(f, m)| (FieldPath::parse(f).unwrap(), *m))
                         .collect(),
-                })
-                .collect(),
-        }
+                )
+            })
+            .collect();
+        FieldPlan::compile(owned.iter().map(|(f, m)| (f.as_slice(), m.as_slice())))
     }
 
     #[test]
@@ -258,11 +150,11 @@ mod tests {
             "records": [{"amount": 1, "date": "2025-01"}, {"amount": 2, "date": "2025-02"}],
             "secret": "x"
         });
-        let g = grant(&[(
+        let p = plan(&[(
             &["account.status", "holder", "records[].amount"],
             &[("holder.id_number", MaskMethod::IdNumber)],
         )]);
-        let (out, report) = filter(&body, &g, &key());
+        let (out, report) = filter(&body, &p, &key());
         assert_eq!(
             out,
             json!({
@@ -271,8 +163,17 @@ mod tests {
                 "records": [{"amount": 1}, {"amount": 2}]
             })
         );
-        assert!(report.masked.contains("holder.id_number"));
-        assert!(report.returned.contains("records[].amount"));
+        let (returned, masked) = p.names(&report);
+        assert_eq!(
+            returned,
+            [
+                "account.status",
+                "holder",
+                "holder.id_number",
+                "records[].amount"
+            ]
+        );
+        assert_eq!(masked, ["holder.id_number"]);
     }
 
     #[test]
@@ -286,12 +187,12 @@ mod tests {
             ][..],
         );
         let clear_name = (&["holder.name"][..], &[][..]);
-        let (out, _) = filter(&body, &grant(&[masked]), &key());
+        let (out, _) = filter(&body, &plan(&[masked]), &key());
         assert_eq!(
             out,
             json!({"holder": {"name": "张*", "id_number": "420106********1234"}})
         );
-        let (out, _) = filter(&body, &grant(&[masked, clear_name]), &key());
+        let (out, _) = filter(&body, &plan(&[masked, clear_name]), &key());
         assert_eq!(
             out,
             json!({"holder": {"name": "张三", "id_number": "420106********1234"}})
@@ -301,11 +202,31 @@ mod tests {
     #[test]
     fn a_masked_object_is_masked_whole() {
         let body = json!({"address": {"city": "武汉", "street": "中山大道1号"}});
-        let (out, _) = filter(
-            &body,
-            &grant(&[(&["address"], &[("address", MaskMethod::Redact)])]),
-            &key(),
-        );
+        let p = plan(&[(&["address"], &[("address", MaskMethod::Redact)])]);
+        let (out, report) = filter(&body, &p, &key());
         assert_eq!(out, json!({"address": "***"}));
+        assert_eq!(p.names(&report).1, ["address"]);
+    }
+
+    #[test]
+    fn nothing_granted_is_an_empty_object() {
+        let p = plan(&[(&["a.b"], &[])]);
+        for body in [
+            json!([1, 2]),
+            json!("x"),
+            json!({"a": 1}),
+            json!({"c": {"b": 1}}),
+        ] {
+            assert_eq!(filter(&body, &p, &key()).0, json!({}), "{body}");
+        }
+    }
+
+    #[test]
+    fn an_object_key_of_brackets_is_no_array_element() {
+        // the tree filter before the plan took a member named `[]` for the elements of `a[]`
+        let p = plan(&[(&["a[]"], &[])]);
+        let body = json!({"a": {"[]": 1}});
+        assert_eq!(filter(&body, &p, &key()).0, json!({}));
+        assert_eq!(filter(&json!({"a": [1]}), &p, &key()).0, json!({"a": [1]}));
     }
 }

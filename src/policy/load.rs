@@ -9,7 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::model::{
-    Caller, CallerPattern, Day, FieldPath, Forbid, Item, MaskMethod, Origin, Part, Permit, Rate,
+    CallerPattern, Day, FieldPath, Forbid, Item, MaskMethod, Origin, Part, Party, Permit, Rate,
 };
 use crate::catalog::{write_problems, Catalog, Problem};
 
@@ -233,7 +233,7 @@ impl Ctx<'_> {
         let provider =
             self.caller_pattern(&raw.provider)
                 .and_then(|p| match (p.city, p.department) {
-                    (Part::Is(city), Part::Is(department)) => Some(Caller { city, department }),
+                    (Part::Is(city), Part::Is(department)) => Some(Party { city, department }),
                     _ => {
                         self.bad(
                             &raw.provider,

@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 
 use super::model::{
-    Caller, CallerPattern, Day, FieldPath, Forbid, Item, MaskMethod, Origin, Part, Permit, Rate,
+    CallerPattern, Day, FieldPath, Forbid, Item, MaskMethod, Origin, Part, Party, Permit, Rate,
 };
 
 /// The number of cross-city service items of the 一圈通办 platform.
@@ -420,7 +420,7 @@ fn item(index: usize, rng: &mut Rng) -> Item {
         id: format!("{}-{:04}-{suffix}", cat.prefix, index + 1),
         name: format!("{}{}", *rng.pick(cat.nouns), *rng.pick(&SUFFIXES)),
         category: cat.name.to_owned(),
-        provider: Caller {
+        provider: Party {
             city: city.to_owned(),
             department: cat.provider.to_owned(),
         },

@@ -15,7 +15,7 @@ use super::config::{AuditConfig, CacheConfig, Config, Limits};
 use super::{start, ServerError};
 use crate::catalog::Catalog;
 use crate::pki::demo::{self as pki_demo, DemoError as PkiDemoError};
-use crate::policy::model::Caller as PolicyCaller;
+use crate::policy::model::Party;
 use crate::policy::{today_cst, PolicySet};
 use crate::time::{Clock, SystemClock};
 
@@ -255,7 +255,7 @@ pub fn exchange_commands(dir: &Path, public: SocketAddr, policies: &PolicySet) -
                 let window_ok = permit.valid_from.is_none_or(|f| f <= today)
                     && permit.valid_until.is_none_or(|u| today <= u);
                 let dept = pki_demo::DEMO_CLIENT_DEPTS.iter().find(|d| {
-                    let caller = PolicyCaller {
+                    let caller = Party {
                         city: "420100".into(),
                         department: (*d).to_string(),
                     };
@@ -263,7 +263,7 @@ pub fn exchange_commands(dir: &Path, public: SocketAddr, policies: &PolicySet) -
                 })?;
                 let blocked = item.forbids.iter().any(|f| {
                     f.callers.iter().any(|c| {
-                        c.matches(&PolicyCaller {
+                        c.matches(&Party {
                             city: "420100".into(),
                             department: (*dept).to_string(),
                         })

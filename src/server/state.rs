@@ -24,7 +24,7 @@ use super::upstream::{UpstreamSetupError, Upstreams};
 use crate::audit::{AuditError, AuditKey, AuditLog, AuditOptions, KeyError, Record};
 use crate::licence::verify::LoadError;
 use crate::licence::{Verdict, Verifier};
-use crate::policy::filter::MaskKey;
+use crate::policy::mask::MaskKey;
 use crate::policy::rate::RateLimiter;
 use crate::policy::{signing, PolicyError, PolicySet};
 use crate::time::Clock;

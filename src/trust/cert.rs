@@ -174,9 +174,6 @@ impl Cert {
     pub fn identity(&self) -> &Identity {
         &self.identity
     }
-    pub fn is_self_issued(&self) -> bool {
-        self.subject == self.issuer
-    }
 
     /// Checks that `issuer` signed this certificate.
     pub fn verify_signed_by(&self, issuer: &PublicKey) -> Result<(), CertSigError> {
