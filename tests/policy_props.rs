@@ -6,6 +6,7 @@ use tongban::policy::decide::{decide, AccessRequest, Decision, DenyReason};
 use tongban::policy::model::{
     CallerPattern, FieldPath, Forbid, Item, MaskMethod, Origin, Part, Party, Permit, Rate,
 };
+use tongban::policy::plan::Plans;
 use tongban::policy::PolicySet;
 
 const CITIES: [&str; 3] = ["420100", "420200", "421200"];
@@ -113,6 +114,7 @@ fn item() -> impl Strategy<Value = Item> {
                 permits,
                 forbids,
                 origin: Origin::default(),
+                plans: Plans::default(),
             }
         })
 }

@@ -264,36 +264,32 @@ impl Record {
     }
 }
 
-/// One line as written: the chain envelope, then the record's fields.
-#[derive(Serialize)]
-struct Line<'a> {
-    seq: u64,
-    ts: &'a str,
-    prev: &'a str,
-    #[serde(flatten)]
-    record: &'a Record,
+/// A record's fields as the end of its line: `,"kind":…}` (the record serialized as a struct,
+/// its `{` turned into a `,`). Made before the chain is taken: appenders wait for each other
+/// only while the envelope is written.
+pub(super) fn line_fields(record: &Record) -> Result<Vec<u8>, serde_json::Error> {
+    let mut fields = serde_json::to_vec(record)?;
+    if let Some(brace) = fields.first_mut() {
+        *brace = b',';
+    }
+    Ok(fields)
 }
 
-/// The line's bytes, newline included. serde_json escapes every control character, so the only
-/// newline is the last byte whatever the strings hold.
-pub(super) fn format_line(
-    seq: u64,
-    ts: &str,
-    prev: &str,
-    record: &Record,
-) -> Result<Vec<u8>, serde_json::Error> {
-    let mut line = Vec::with_capacity(512);
-    serde_json::to_writer(
-        &mut line,
-        &Line {
-            seq,
-            ts,
-            prev,
-            record,
-        },
-    )?;
+/// The line's bytes, newline included: `{"seq":…,"ts":…,"prev":…` then `fields` (from
+/// [`line_fields`]); `ts` (RFC 3339) and `prev` (hex) need no escaping. serde_json escapes every control character, so the only newline is the
+/// last byte whatever the strings hold.
+pub(super) fn format_line(seq: u64, ts: &str, prev: &str, fields: &[u8]) -> Vec<u8> {
+    let mut line = Vec::with_capacity(fields.len() + ts.len() + prev.len() + 40);
+    line.extend_from_slice(b"{\"seq\":");
+    line.extend_from_slice(seq.to_string().as_bytes());
+    line.extend_from_slice(b",\"ts\":\"");
+    line.extend_from_slice(ts.as_bytes());
+    line.extend_from_slice(b"\",\"prev\":\"");
+    line.extend_from_slice(prev.as_bytes());
+    line.push(b'"');
+    line.extend_from_slice(fields);
     line.push(b'\n');
-    Ok(line)
+    line
 }
 
 /// 64 lower-case hex characters (a SHA-256 or HMAC-SHA256 output).
@@ -334,9 +330,13 @@ mod tests {
         .latency_ms(12)
     }
 
+    fn line(seq: u64, ts: &str, prev: &str, record: &Record) -> Vec<u8> {
+        format_line(seq, ts, prev, &line_fields(record).unwrap())
+    }
+
     #[test]
     fn line_has_every_key_in_order() {
-        let line = format_line(7, "2025-06-15T00:00:00Z", &"0".repeat(64), &sample()).unwrap();
+        let line = line(7, "2025-06-15T00:00:00Z", &"0".repeat(64), &sample());
         assert_eq!(line.last(), Some(&b'\n'));
         let text = std::str::from_utf8(&line).unwrap();
         let mut at = 0;
@@ -352,8 +352,8 @@ mod tests {
 
     #[test]
     fn same_facts_same_bytes_and_round_trip() {
-        let a = format_line(1, "t", "p", &sample()).unwrap();
-        let b = format_line(1, "t", "p", &sample()).unwrap();
+        let a = line(1, "t", "p", &sample());
+        let b = line(1, "t", "p", &sample());
         assert_eq!(a, b);
         let mut value: serde_json::Map<String, serde_json::Value> =
             serde_json::from_slice(&a).unwrap();
@@ -370,7 +370,7 @@ mod tests {
             request_id: "a\nb\r\u{2028}c".into(),
             ..sample()
         };
-        let line = format_line(1, "t", "p", &record).unwrap();
+        let line = line(1, "t", "p", &record);
         assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1);
     }
 

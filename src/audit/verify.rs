@@ -422,7 +422,7 @@ fn take_str(map: &mut Map<String, Value>, key: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::record::{format_line, CallerId, Outcome};
+    use super::super::record::{format_line, line_fields, CallerId, Outcome};
     use super::*;
 
     fn line(seq: u64, prev: &str) -> Vec<u8> {
@@ -433,7 +433,12 @@ mod tests {
             "P",
             Outcome::Deny,
         );
-        let mut line = format_line(seq, "2025-06-15T00:00:00Z", prev, &record).unwrap();
+        let mut line = format_line(
+            seq,
+            "2025-06-15T00:00:00Z",
+            prev,
+            &line_fields(&record).unwrap(),
+        );
         line.pop();
         line
     }

@@ -133,19 +133,15 @@ pub fn decide(item: &Item, req: &AccessRequest<'_>) -> Decision {
             rules: forbidding,
         };
     }
-    let checks: Vec<(&Permit, PermitCheck)> = item
-        .permits
-        .iter()
-        .map(|p| (p, check_permit(p, req)))
-        .collect();
-    let matching: Vec<&Permit> = checks
-        .iter()
-        .filter(|(_, c)| c.matches())
-        .map(|(p, _)| *p)
+    let checks: Vec<PermitCheck> = item.permits.iter().map(|p| check_permit(p, req)).collect();
+    let matching: Vec<usize> = (0..checks.len())
+        .filter(|i| checks.get(*i).is_some_and(PermitCheck::matches))
         .collect();
     if matching.is_empty() {
-        let wanting_licence: Vec<String> = checks
+        let wanting_licence: Vec<String> = item
+            .permits
             .iter()
+            .zip(&checks)
             .filter(|(_, c)| c.caller && c.purpose && c.window && c.licence == Some(false))
             .map(|(p, _)| p.id.clone())
             .collect();
@@ -161,6 +157,11 @@ pub fn decide(item: &Item, req: &AccessRequest<'_>) -> Decision {
             }
         };
     }
+    let fields = item.plans.of(&item.permits, &matching);
+    let matching: Vec<&Permit> = matching
+        .iter()
+        .filter_map(|i| item.permits.get(*i))
+        .collect();
     let rate = matching
         .iter()
         .filter_map(|p| p.rate)
@@ -173,9 +174,7 @@ pub fn decide(item: &Item, req: &AccessRequest<'_>) -> Decision {
     };
     Decision::Permit {
         rules: matching.iter().map(|p| p.id.clone()).collect(),
-        fields: Arc::new(FieldPlan::compile(
-            matching.iter().map(|p| (&*p.fields, &*p.mask)),
-        )),
+        fields,
         rate,
     }
 }

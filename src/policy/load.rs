@@ -11,6 +11,7 @@ use toml::Spanned;
 use super::model::{
     CallerPattern, Day, FieldPath, Forbid, Item, MaskMethod, Origin, Part, Party, Permit, Rate,
 };
+use super::plan::Plans;
 use crate::catalog::{write_problems, Catalog, Problem};
 
 /// Policy files are small; a larger one is a mistake (or an attack on the loader).
@@ -326,6 +327,7 @@ impl Ctx<'_> {
             permits,
             forbids,
             origin: self.origin(line),
+            plans: Plans::default(),
         })
     }
 

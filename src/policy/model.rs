@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::plan::Plans;
+
 /// One side of a caller pattern: a code, or `*` for any.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Part {
@@ -235,6 +237,8 @@ pub struct Item {
     pub permits: Vec<Permit>,
     pub forbids: Vec<Forbid>,
     pub origin: Origin,
+    /// The field plans of its decisions, compiled once.
+    pub plans: Plans,
 }
 
 #[cfg(test)]

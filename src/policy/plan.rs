@@ -4,7 +4,10 @@
 //! it (the strongest of their methods). The response filter, `policy explain`, `policy test` and
 //! `policy diff` all read the same plan.
 
-use super::model::{FieldPath, MaskMethod};
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use super::model::{FieldPath, MaskMethod, Permit};
 
 /// A node's index in its plan.
 pub type NodeId = u32;
@@ -143,6 +146,79 @@ impl FieldPlan {
 
     fn node(&self, id: NodeId) -> Option<&Node> {
         self.nodes.get(id as usize)
+    }
+}
+
+/// The plans of an item's decisions, compiled on first use and kept with the item (so once per
+/// policy snapshot): one per permit, and one per combination of matching permits (at most
+/// [`MAX_COMBINATIONS`] kept; others are compiled per decision). A clone starts empty, so an item
+/// cloned and changed never uses its original's plans; an item's permits must not change after
+/// its first decision.
+#[derive(Default)]
+pub struct Plans {
+    single: OnceLock<Vec<Arc<FieldPlan>>>,
+    /// By the bit set of the matching permits' indices (items of at most 64 permits).
+    combined: RwLock<HashMap<u64, Arc<FieldPlan>>>,
+}
+
+/// Combinations of matching permits whose plan an item keeps.
+pub const MAX_COMBINATIONS: usize = 64;
+
+impl Plans {
+    /// The plan of the permits of `permits` at `matching` (indices, ascending).
+    pub fn of(&self, permits: &[Permit], matching: &[usize]) -> Arc<FieldPlan> {
+        let compile = || {
+            Arc::new(FieldPlan::compile(
+                matching
+                    .iter()
+                    .filter_map(|i| permits.get(*i))
+                    .map(|p| (&*p.fields, &*p.mask)),
+            ))
+        };
+        if let [one] = matching {
+            let single = self.single.get_or_init(|| {
+                permits
+                    .iter()
+                    .map(|p| Arc::new(FieldPlan::compile([(&*p.fields, &*p.mask)])))
+                    .collect()
+            });
+            return single.get(*one).cloned().unwrap_or_else(compile);
+        }
+        let Some(key) = matching
+            .iter()
+            .try_fold(0u64, |bits, i| (*i < 64).then(|| bits | 1 << i))
+        else {
+            return compile();
+        };
+        if let Some(plan) = self.combined.read().ok().and_then(|m| m.get(&key).cloned()) {
+            return plan;
+        }
+        let plan = compile();
+        if let Ok(mut map) = self.combined.write() {
+            if map.len() < MAX_COMBINATIONS {
+                map.insert(key, plan.clone());
+            }
+        }
+        plan
+    }
+}
+
+impl Clone for Plans {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+/// Plans are derived from the item's permits: they never make two items differ.
+impl PartialEq for Plans {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for Plans {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Plans(…)")
     }
 }
 
@@ -320,5 +396,56 @@ fn render_child(parent: &str, segment: &str) -> String {
         format!("{parent}{segment}")
     } else {
         format!("{parent}.{segment}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::model::Origin;
+
+    fn permit(fields: &[&str], mask: &[(&str, MaskMethod)]) -> Permit {
+        Permit {
+            id: fields.join("+"),
+            callers: Vec::new(),
+            purposes: Vec::new(),
+            fields: fields
+                .iter()
+                .map(|f| FieldPath::parse(f).unwrap())
+                .collect(),
+            mask: mask
+                .iter()
+                .map(|(f, m)| (FieldPath::parse(f).unwrap(), *m))
+                .collect(),
+            rate: None,
+            require_licence: None,
+            valid_from: None,
+            valid_until: None,
+            origin: Origin::default(),
+        }
+    }
+
+    #[test]
+    fn plans_are_compiled_once_and_not_cloned() {
+        let permits = [
+            permit(&["a", "b"], &[("b", MaskMethod::Name)]),
+            permit(&["b"], &[]),
+        ];
+        let plans = Plans::default();
+        let one = plans.of(&permits, &[0]);
+        assert!(Arc::ptr_eq(&one, &plans.of(&permits, &[0])));
+        let both = plans.of(&permits, &[0, 1]);
+        assert!(Arc::ptr_eq(&both, &plans.of(&permits, &[0, 1])));
+        assert_eq!(
+            both.fields().collect::<Vec<_>>(),
+            [("a", None), ("b", None)]
+        );
+        assert_eq!(
+            one.fields().collect::<Vec<_>>(),
+            [("a", None), ("b", Some(MaskMethod::Name))]
+        );
+        let fresh = plans.clone();
+        assert!(!Arc::ptr_eq(&one, &fresh.of(&permits, &[0])));
+        assert_eq!(*one, *fresh.of(&permits, &[0]));
     }
 }

@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use super::model::{
     CallerPattern, Day, FieldPath, Forbid, Item, MaskMethod, Origin, Part, Party, Permit, Rate,
 };
+use super::plan::Plans;
 
 /// The number of cross-city service items of the 一圈通办 platform.
 pub const DEFAULT_ITEMS: usize = 1062;
@@ -443,6 +444,7 @@ fn item(index: usize, rng: &mut Rng) -> Item {
         permits,
         forbids,
         origin: Origin::default(),
+        plans: Plans::default(),
     }
 }
 

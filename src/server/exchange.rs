@@ -7,18 +7,18 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::{Bytes, Incoming};
+use http_body_util::{Full, Limited};
+use hyper::body::{Body, Bytes, Incoming};
 use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::http::request::Parts;
 use hyper::{HeaderMap, Request, Response, StatusCode};
-use serde_json::Value;
 
 use super::caller::{Caller, CALLER_HEADERS};
 use super::problem::{classify, ApiError};
 use super::request_id::X_REQUEST_ID;
 use super::service::discard_body;
 use super::state::{Snapshot, State};
+use super::upstream::{Answer, CallError, UpstreamBody};
 use crate::audit::{self, Outcome, PersonalId, Record};
 use crate::licence::jws::truncate;
 use crate::policy::decide::{decide, AccessRequest, Decision, DenyReason};
@@ -118,7 +118,7 @@ pub async fn handle(
     if let Some(subject) = trail.subject {
         record = record.subject(subject);
     }
-    state.audit(&record)?;
+    state.audit(&record).await?;
     result
 }
 
@@ -301,15 +301,8 @@ fn split_path(path: &str) -> Result<(&str, &str), ApiError> {
     Ok((item, rest))
 }
 
-/// The upstream's answer, read whole (at most `max_response_bytes`).
-struct Upstreamed {
-    status: StatusCode,
-    content_type: Option<HeaderValue>,
-    body: Bytes,
-}
-
 /// The second stage: the request to the item's upstream, with the caller's headers from its
-/// certificate, and the answer read.
+/// certificate, and the answer read whole (at most `max_response_bytes`).
 async fn forward(
     state: &State,
     permitted: &Permitted<'_>,
@@ -317,7 +310,7 @@ async fn forward(
     body: Incoming,
     caller: &Caller,
     request_id: &str,
-) -> Result<Upstreamed, ApiError> {
+) -> Result<Answer, ApiError> {
     let limit = state.config.limits.max_body_bytes;
     let item = permitted.item;
     let prepared = state
@@ -327,88 +320,67 @@ async fn forward(
             ApiError::UpstreamError(format!("upstream `{}` is not configured", item.upstream))
         })
         .and_then(|upstream| {
-            let uri = upstream
-                .uri(&permitted.rest, parts.uri.query())
+            let target = upstream
+                .target(&permitted.rest, parts.uri.query())
                 .map_err(ApiError::BadPath)?;
             if content_length(&parts.headers).is_some_and(|n| n > limit as u64) {
                 return Err(ApiError::BodyTooLarge { limit });
             }
-            Ok((upstream, uri))
+            Ok((upstream, target))
         });
-    let (upstream, uri) = match prepared {
+    let (upstream, target) = match prepared {
         Ok(prepared) => prepared,
         Err(e) => {
             discard_body(body, limit).await;
             return Err(e);
         }
     };
-    let mut upstream_req = Request::builder().method(parts.method.clone()).uri(uri);
-    if let Some(headers) = upstream_req.headers_mut() {
-        for (name, value) in &parts.headers {
-            let n = name.as_str();
-            if !DROPPED_HEADERS.contains(&n) && !CALLER_HEADERS.contains(&n) {
-                headers.append(name.clone(), value.clone());
-            }
+    let body = if body.is_end_stream() {
+        UpstreamBody::Empty
+    } else {
+        UpstreamBody::Streamed(Limited::new(body, limit))
+    };
+    let mut req = Request::new(body);
+    *req.method_mut() = parts.method.clone();
+    *req.uri_mut() = target;
+    let headers = req.headers_mut();
+    headers.reserve(parts.headers.len() + CALLER_HEADERS.len() + 2);
+    for (name, value) in &parts.headers {
+        let n = name.as_str();
+        if !DROPPED_HEADERS.contains(&n) && !CALLER_HEADERS.contains(&n) {
+            headers.append(name.clone(), value.clone());
         }
-        for (name, value) in caller.upstream_headers() {
-            headers.insert(name, value.clone());
-        }
-        let mut set = |name: &'static str, value: &str| {
-            if let Ok(v) = HeaderValue::from_str(value) {
-                headers.insert(HeaderName::from_static(name), v);
-            }
-        };
-        set(X_PURPOSE, &permitted.purpose);
-        set("x-request-id", request_id);
     }
-    let body = Limited::new(body, limit)
-        .map_err(|e| e as Box<dyn std::error::Error + Send + Sync>)
-        .boxed();
-    let upstream_req = upstream_req
-        .body(body)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    for (name, value) in caller.upstream_headers() {
+        headers.insert(name, value.clone());
+    }
+    for (name, value) in [
+        (X_PURPOSE, permitted.purpose.as_str()),
+        (X_REQUEST_ID, request_id),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            headers.insert(HeaderName::from_static(name), v);
+        }
+    }
     let max_response = state.config.limits.max_response_bytes;
-    let call = async {
-        let response = upstream.client.request(upstream_req).await?;
-        let (parts, body) = response.into_parts();
-        let bytes = Limited::new(body, max_response)
-            .collect()
-            .await
-            .map(|c| c.to_bytes());
-        Ok::<_, hyper_util::client::legacy::Error>((parts, bytes))
-    };
-    let upstream_error = |kind: &str| upstream_failed(state, item, kind);
-    let (parts, bytes) = match tokio::time::timeout(upstream.timeout, call).await {
-        Err(_) => {
-            upstream_error("timeout");
-            return Err(ApiError::UpstreamTimeout(
-                upstream.timeout.as_millis() as u64
-            ));
-        }
-        Ok(Err(e)) => {
-            if source_is_limit(&e) {
-                return Err(ApiError::BodyTooLarge { limit });
+    upstream.call(req, max_response).await.map_err(|e| {
+        let kind = match &e {
+            CallError::BodyTooLarge => return ApiError::BodyTooLarge { limit },
+            CallError::Timeout(t) => {
+                upstream_failed(state, item, "timeout");
+                return ApiError::UpstreamTimeout(t.as_millis() as u64);
             }
-            upstream_error("connect");
-            return Err(ApiError::UpstreamError(format!(
-                "the upstream did not answer: {e}"
-            )));
-        }
-        Ok(Ok(x)) => x,
-    };
-    let body = bytes.map_err(|e| {
-        let kind = if e.is::<http_body_util::LengthLimitError>() {
-            "too_large"
-        } else {
-            "body"
+            CallError::Connect(_) | CallError::Http(_) => "connect",
+            CallError::AnswerTooLarge(_) => "too_large",
+            CallError::Body(_) => "body",
         };
-        upstream_error(kind);
-        ApiError::UpstreamError(format!("the upstream response could not be read ({kind})"))
-    })?;
-    Ok(Upstreamed {
-        status: parts.status,
-        content_type: parts.headers.get(CONTENT_TYPE).cloned(),
-        body,
+        upstream_failed(state, item, kind);
+        match kind {
+            "connect" => ApiError::UpstreamError(format!("the upstream did not answer: {e}")),
+            _ => {
+                ApiError::UpstreamError(format!("the upstream response could not be read ({kind})"))
+            }
+        }
     })
 }
 
@@ -416,12 +388,13 @@ async fn forward(
 fn answer(
     state: &State,
     permitted: &Permitted<'_>,
-    upstream: Upstreamed,
+    upstream: Answer,
     request_id: &str,
 ) -> Result<(Response<Full<Bytes>>, FieldReport), ApiError> {
     let is_json = upstream
-        .content_type
-        .as_ref()
+        .parts
+        .headers
+        .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(|v| {
             v.split(';')
@@ -439,16 +412,15 @@ fn answer(
             "the upstream answered with something other than JSON".into(),
         ));
     }
-    let value: Value = serde_json::from_slice(&upstream.body).map_err(|_| {
-        upstream_failed(state, permitted.item, "bad_json");
-        ApiError::UpstreamError("the upstream answered with invalid JSON".into())
-    })?;
-    let (filtered, report) = filter(&value, &permitted.fields, &state.mask_key);
-    let body = serde_json::to_vec(&filtered).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let status = if upstream.status.is_informational() {
+    let (body, report) =
+        filter(&upstream.body, &permitted.fields, &state.mask_key).map_err(|_| {
+            upstream_failed(state, permitted.item, "bad_json");
+            ApiError::UpstreamError("the upstream answered with invalid JSON".into())
+        })?;
+    let status = if upstream.parts.status.is_informational() {
         StatusCode::BAD_GATEWAY
     } else {
-        upstream.status
+        upstream.parts.status
     };
     let response = Response::builder()
         .status(status)
@@ -480,17 +452,6 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
-}
-
-fn source_is_limit(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if err.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        cur = err.source();
-    }
-    false
 }
 
 #[cfg(test)]

@@ -268,7 +268,7 @@ impl Connection {
             if let Some(id) = verdict.holder.as_ref().and_then(|h| h.id.as_deref()) {
                 record = record.subject(self.state.audit_key.personal_id(id));
             }
-            self.state.audit(&record)?;
+            self.state.audit(&record).await?;
         }
         Ok(verdicts)
     }

@@ -242,13 +242,12 @@ impl State {
     }
 
     /// Appends an audit record; a failure means the answer must not be sent (500).
-    pub fn audit(&self, record: &Record) -> Result<(), ApiError> {
-        let append = || self.audit_log.append(record);
+    pub async fn audit(&self, record: &Record) -> Result<(), ApiError> {
         // with fsync per record, appending blocks on the disk: keep it off the async workers
         let result = if self.config.audit.flush_interval.is_zero() {
-            tokio::task::block_in_place(append)
+            tokio::task::block_in_place(|| self.audit_log.append(record))
         } else {
-            append()
+            self.audit_log.append_async(record).await
         };
         result.map(|_| ()).map_err(|e| {
             tracing::error!(error = %e, "audit log append failed; refusing to answer");
