@@ -1,19 +1,20 @@
 //! The data exchange's upstreams: HTTP/1.1 (or HTTPS with the upstream's own roots, ring only)
-//! over kept-alive connections that each runtime worker keeps for itself.
+//! over kept-alive connections.
 //!
-//! A request takes an idle connection of its worker (or makes one), drives it on its own task
+//! A request takes an idle connection of its upstream (or makes one), drives it on its own task
 //! (no connection task, no hand-off between threads), reads the answer whole and gives the
-//! connection back when it can carry another request. The path prefix and `Host` are made once
+//! connection back when it can carry another request. The idle connections are one stack per
+//! upstream, locked only to push or pop one (per-thread stacks were tried: tasks move between
+//! the runtime's workers, so one worker's stack drained while the other's overflowed, and new
+//! connections kept being made). The path prefix and `Host` are made once
 //! per upstream; a bodiless request sends no body at all; one deadline covers the connection,
 //! the request and the whole answer.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -33,8 +34,8 @@ use tokio_rustls::TlsConnector;
 
 use super::config::Upstream as UpstreamConfig;
 
-/// Idle connections a worker keeps per upstream; enough for the gateway's concurrency.
-const MAX_IDLE_PER_WORKER: usize = 256;
+/// Idle connections kept per upstream; enough for the gateway's concurrency.
+const MAX_IDLE: usize = 512;
 /// Idle connections are not used again after this long.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// A bodiless request on a connection idle longer than this is sent again on a new connection
@@ -68,8 +69,8 @@ pub enum CallError {
 
 /// One upstream.
 pub struct Upstream {
-    /// This process's number for it: the key of the workers' idle connections.
-    id: u64,
+    /// Kept-alive connections, the most recently used last.
+    idle: Mutex<Vec<Conn>>,
     /// `host:port`, resolved at each new connection.
     address: String,
     host: HeaderValue,
@@ -89,7 +90,6 @@ impl Upstreams {
     pub fn new(
         config: &std::collections::BTreeMap<String, UpstreamConfig>,
     ) -> Result<Self, UpstreamSetupError> {
-        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         let mut by_name = HashMap::new();
         for (name, u) in config {
             let bad = |why: String| UpstreamSetupError::Invalid {
@@ -119,7 +119,7 @@ impl Upstreams {
             by_name.insert(
                 name.clone(),
                 Arc::new(Upstream {
-                    id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                    idle: Mutex::new(Vec::new()),
                     address: if host.contains(':') {
                         format!("[{host}]:{port}")
                     } else {
@@ -182,7 +182,7 @@ impl Upstream {
         max_answer: usize,
     ) -> Result<Answer, CallError> {
         loop {
-            let (mut conn, reused) = match idle::take(self.id) {
+            let (mut conn, reused) = match self.take_idle() {
                 Some(conn) => (conn, true),
                 None => (self.connect().await?, false),
             };
@@ -224,10 +224,39 @@ impl Upstream {
             };
             conn.settle();
             if conn.send.is_ready() {
-                idle::put(self.id, conn);
+                self.put_idle(conn);
             }
             return Ok(Answer { parts, body });
         }
+    }
+
+    /// The most recently kept usable connection; stale ones are closed.
+    fn take_idle(&self) -> Option<Conn> {
+        loop {
+            let mut conn = self
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop()?;
+            if conn.usable() {
+                return Some(conn);
+            }
+        }
+    }
+
+    fn put_idle(&self, mut conn: Conn) {
+        conn.idle_since = Instant::now();
+        let surplus = {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < MAX_IDLE {
+                idle.push(conn);
+                None
+            } else {
+                Some(conn)
+            }
+        };
+        // closed outside the lock
+        drop(surplus);
     }
 
     async fn connect(&self) -> Result<Conn, CallError> {
@@ -296,41 +325,6 @@ impl Conn {
     fn usable(&mut self) -> bool {
         self.settle();
         !self.done && self.send.is_ready() && self.idle_since.elapsed() < IDLE_TIMEOUT
-    }
-}
-
-/// Each worker thread's idle connections, by upstream.
-mod idle {
-    use super::{Conn, Instant, RefCell, MAX_IDLE_PER_WORKER};
-    use std::collections::HashMap;
-
-    thread_local! {
-        static IDLE: RefCell<HashMap<u64, Vec<Conn>>> = RefCell::new(HashMap::new());
-    }
-
-    /// The most recently kept usable connection to upstream `id`; stale ones are closed.
-    pub(super) fn take(id: u64) -> Option<Conn> {
-        IDLE.with(|idle| {
-            let mut idle = idle.borrow_mut();
-            let conns = idle.get_mut(&id)?;
-            while let Some(mut conn) = conns.pop() {
-                if conn.usable() {
-                    return Some(conn);
-                }
-            }
-            None
-        })
-    }
-
-    pub(super) fn put(id: u64, mut conn: Conn) {
-        conn.idle_since = Instant::now();
-        IDLE.with(|idle| {
-            let mut idle = idle.borrow_mut();
-            let conns = idle.entry(id).or_default();
-            if conns.len() < MAX_IDLE_PER_WORKER {
-                conns.push(conn);
-            }
-        });
     }
 }
 
