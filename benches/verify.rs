@@ -19,12 +19,12 @@ use common::*;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED};
 use tongban::catalog::Catalog;
+use tongban::crypto::PublicKey;
 use tongban::licence::issue::SignerHeader;
 use tongban::licence::Verifier;
 use tongban::pki::CertSpec;
 use tongban::recognition::Recognition;
 use tongban::trust::cert::Cert;
-use tongban::trust::key::PublicKey;
 use tongban::trust::TrustStore;
 
 fn bench(c: &mut Criterion) {

@@ -5,6 +5,8 @@
 //! # Layout
 //! - [`catalog`]: cities, department kinds and the 100 licence types (`policies/catalog/`);
 //! - [`checkdigit`], [`lid`]: GB/T 36904 licence ids and the USCC / resident-ID check digits;
+//! - [`crypto`]: public and private keys, the signature algorithms (SM2 included), the one
+//!   signature check, SHA-256 and hex;
 //! - [`trust`]: the trust directory: certificates, keys, CRLs, chain building;
 //! - [`licence`]: the licence format, the [`Verifier`] and licence issuing;
 //! - [`recognition`]: which city recognises which type from which city;
@@ -22,6 +24,7 @@ pub mod audit;
 pub mod catalog;
 pub mod checkdigit;
 pub mod cli;
+pub mod crypto;
 pub mod licence;
 pub mod lid;
 pub mod pki;

@@ -2,18 +2,17 @@
 //!
 //! - [`jws`]: splitting, limits and the protected header;
 //! - [`claims`]: the payload claims;
-//! - [`signature`]: JWS algorithms and the licence signature check (ring);
 //! - [`verify`]: the [`Verifier`] running every check of the contract;
 //! - [`verdict`]: the verdict and its stable codes;
 //! - [`issue`]: signing licences (demo data, tests, `tongban licence issue`).
+//!
+//! Signature algorithms and keys, SM2 included, are [`crate::crypto`]'s.
 
 pub mod claims;
 pub mod issue;
 pub mod jws;
-pub mod signature;
 pub mod verdict;
 pub mod verify;
 
-pub use signature::JwsAlg;
 pub use verdict::{Code, Finding, Judgement, Verdict};
 pub use verify::Verifier;

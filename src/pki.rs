@@ -1,19 +1,15 @@
 //! Test and demo PKI made by code: city root and intermediate CAs, licence-signing,
-//! TLS client and server certificates, CRLs, and a trust-directory writer.
+//! TLS client and server certificates, CRLs, and a trust-directory writer, in every algorithm
+//! of the contract (SM2 included; mixed chains too: a child is signed in its issuer's algorithm).
 //!
 //! Keys are random (RSA keys are fixed, see `src/pki/keys/README.md`); everything else
 //! (serials, names, dates) is deterministic given the [`CertSpec`]. Nothing here checks
-//! that a certificate makes sense: tests need the broken ones too.
+//! that a certificate makes sense: tests need the broken ones too. Certificates and CRLs are
+//! built with RustCrypto `x509-cert` ([`build`]) and signed with [`crate::crypto`].
 
 use std::net::IpAddr;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyIdMethod, KeyPair, KeyUsagePurpose, SanType, SerialNumber, SignatureAlgorithm,
-    PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_ED25519, PKCS_RSA_SHA256,
-};
-use time::OffsetDateTime;
-
+mod build;
 mod crl;
 pub mod demo;
 mod encoding;
@@ -29,6 +25,8 @@ pub use trust_dir::{RevokedLicence, TrustDirWriter};
 use encoding::pem_decode;
 use encoding::{RSA2048_A_PEM, RSA2048_B_PEM};
 
+use crate::crypto::{Algorithm, KeyError, KeyType, PrivateKey};
+
 #[cfg(test)]
 mod tests;
 
@@ -40,12 +38,15 @@ pub const OID_ORGANIZATION_IDENTIFIER: &[u64] = &[2, 5, 4, 97];
 /// Errors of this module.
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {
-    /// rcgen refused to build or sign something.
-    #[error("certificate generation failed: {0}")]
-    Rcgen(#[from] rcgen::Error),
-    /// A Unix time that `time::OffsetDateTime` cannot represent.
+    /// A key could not be made or read.
+    #[error("key: {0}")]
+    Key(#[from] KeyError),
+    /// A Unix time that a certificate cannot carry (before 1970, beyond 9999).
     #[error("unix time {0} is out of range")]
     Time(UnixTime),
+    /// A CRL that [`Issued::crl`] refuses to sign (see [`Issued::crl_unchecked`]).
+    #[error("refusing to sign the CRL: {0}")]
+    Crl(&'static str),
     /// A SubjectPublicKeyInfo that could not be parsed or is of an unsupported algorithm.
     #[error("unsupported or malformed subject public key info: {0}")]
     Spki(String),
@@ -57,8 +58,8 @@ pub enum PkiError {
     Sign(String),
 }
 
-/// Key algorithm of a certificate's subject key; also fixes the signature algorithm of
-/// everything that key signs.
+/// Key material of a certificate's subject key; also fixes the signature algorithm of
+/// everything that key signs ([`Algorithm::default_for`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KeyAlg {
     /// ECDSA P-256, signs with ecdsa-with-SHA256.
@@ -71,48 +72,47 @@ pub enum KeyAlg {
     Rsa2048,
     /// RSA 2048 key "b" (committed), a second distinct RSA key.
     Rsa2048B,
+    /// SM2 (国密), signs with SM2-with-SM3 and the signer ID `1234567812345678`.
+    Sm2,
 }
 
 impl KeyAlg {
     /// All variants.
-    pub const ALL: [KeyAlg; 5] = [
+    pub const ALL: [KeyAlg; 6] = [
         KeyAlg::P256,
         KeyAlg::P384,
         KeyAlg::Ed25519,
         KeyAlg::Rsa2048,
         KeyAlg::Rsa2048B,
+        KeyAlg::Sm2,
     ];
 
-    fn rcgen_alg(self) -> &'static SignatureAlgorithm {
+    /// The key family.
+    pub fn key_type(self) -> KeyType {
         match self {
-            KeyAlg::P256 => &PKCS_ECDSA_P256_SHA256,
-            KeyAlg::P384 => &PKCS_ECDSA_P384_SHA384,
-            KeyAlg::Ed25519 => &PKCS_ED25519,
-            KeyAlg::Rsa2048 | KeyAlg::Rsa2048B => &PKCS_RSA_SHA256,
+            KeyAlg::P256 => KeyType::P256,
+            KeyAlg::P384 => KeyType::P384,
+            KeyAlg::Ed25519 => KeyType::Ed25519,
+            KeyAlg::Rsa2048 | KeyAlg::Rsa2048B => KeyType::Rsa,
+            KeyAlg::Sm2 => KeyType::Sm2,
         }
+    }
+
+    /// The algorithm this key signs certificates, CRLs and licences with.
+    pub fn algorithm(self) -> Algorithm {
+        Algorithm::default_for(self.key_type())
     }
 
     /// Dotted OID of the signature algorithm this key signs certificates and CRLs with.
     pub fn signature_oid(self) -> &'static str {
-        match self {
-            KeyAlg::P256 => "1.2.840.10045.4.3.2",
-            KeyAlg::P384 => "1.2.840.10045.4.3.3",
-            KeyAlg::Ed25519 => "1.3.101.112",
-            KeyAlg::Rsa2048 | KeyAlg::Rsa2048B => "1.2.840.113549.1.1.11",
-        }
+        self.algorithm().x509_oid().unwrap_or_default()
     }
 
-    fn key_pair(self) -> Result<KeyPair, PkiError> {
+    fn private_key(self) -> Result<PrivateKey, PkiError> {
         Ok(match self {
-            KeyAlg::P256 | KeyAlg::P384 | KeyAlg::Ed25519 => {
-                KeyPair::generate_for(self.rcgen_alg())?
-            }
-            KeyAlg::Rsa2048 => {
-                KeyPair::from_pkcs8_pem_and_sign_algo(RSA2048_A_PEM, &PKCS_RSA_SHA256)?
-            }
-            KeyAlg::Rsa2048B => {
-                KeyPair::from_pkcs8_pem_and_sign_algo(RSA2048_B_PEM, &PKCS_RSA_SHA256)?
-            }
+            KeyAlg::Rsa2048 => PrivateKey::from_pkcs8_pem(RSA2048_A_PEM)?,
+            KeyAlg::Rsa2048B => PrivateKey::from_pkcs8_pem(RSA2048_B_PEM)?,
+            other => PrivateKey::generate(other.key_type())?,
         })
     }
 }
@@ -146,18 +146,6 @@ pub enum KeyUsage {
     CrlSign,
 }
 
-impl KeyUsage {
-    fn rcgen(self) -> KeyUsagePurpose {
-        match self {
-            KeyUsage::DigitalSignature => KeyUsagePurpose::DigitalSignature,
-            KeyUsage::NonRepudiation => KeyUsagePurpose::ContentCommitment,
-            KeyUsage::KeyEncipherment => KeyUsagePurpose::KeyEncipherment,
-            KeyUsage::KeyCertSign => KeyUsagePurpose::KeyCertSign,
-            KeyUsage::CrlSign => KeyUsagePurpose::CrlSign,
-        }
-    }
-}
-
 /// extendedKeyUsage purposes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ExtKeyUsage {
@@ -165,15 +153,6 @@ pub enum ExtKeyUsage {
     ServerAuth,
     /// id-kp-clientAuth.
     ClientAuth,
-}
-
-impl ExtKeyUsage {
-    fn rcgen(self) -> ExtendedKeyUsagePurpose {
-        match self {
-            ExtKeyUsage::ServerAuth => ExtendedKeyUsagePurpose::ServerAuth,
-            ExtKeyUsage::ClientAuth => ExtendedKeyUsagePurpose::ClientAuth,
-        }
-    }
 }
 
 /// Subject name. Written in the order L, O, OU, organizationIdentifier, CN, all as UTF8String.
@@ -201,27 +180,6 @@ impl Subject {
             org: None,
             org_id: None,
         }
-    }
-
-    fn distinguished_name(&self) -> DistinguishedName {
-        let mut dn = DistinguishedName::new();
-        if let Some(city) = &self.city {
-            dn.push(DnType::LocalityName, city.as_str());
-        }
-        if let Some(org) = &self.org {
-            dn.push(DnType::OrganizationName, org.as_str());
-        }
-        if let Some(dept) = &self.dept {
-            dn.push(DnType::OrganizationalUnitName, dept.as_str());
-        }
-        if let Some(org_id) = &self.org_id {
-            dn.push(
-                DnType::CustomDnType(OID_ORGANIZATION_IDENTIFIER.to_vec()),
-                org_id.as_str(),
-            );
-        }
-        dn.push(DnType::CommonName, self.cn.as_str());
-        dn
     }
 }
 
@@ -390,31 +348,6 @@ impl CertSpec {
         self.serial = serial;
         self
     }
-
-    fn params(&self, with_aki: bool) -> Result<CertificateParams, PkiError> {
-        let mut p = CertificateParams::default();
-        p.distinguished_name = self.subject.distinguished_name();
-        p.not_before = unix_to_dt(self.not_before)?;
-        p.not_after = unix_to_dt(self.not_after)?;
-        p.serial_number = Some(SerialNumber::from(self.serial));
-        p.is_ca = match self.ca {
-            CaKind::Ca { path_len: None } => IsCa::Ca(BasicConstraints::Unconstrained),
-            CaKind::Ca { path_len: Some(n) } => IsCa::Ca(BasicConstraints::Constrained(n)),
-            CaKind::EndEntity => IsCa::ExplicitNoCa,
-            CaKind::NoBasicConstraints => IsCa::NoCa,
-        };
-        p.key_usages = self.key_usage.iter().flatten().map(|u| u.rcgen()).collect();
-        p.extended_key_usages = self.ext_key_usage.iter().map(|u| u.rcgen()).collect();
-        let mut sans = Vec::with_capacity(self.san_dns.len() + self.san_ip.len());
-        for dns in &self.san_dns {
-            sans.push(SanType::DnsName(dns.as_str().try_into()?));
-        }
-        sans.extend(self.san_ip.iter().copied().map(SanType::IpAddress));
-        p.subject_alt_names = sans;
-        p.use_authority_key_identifier_extension = with_aki;
-        p.key_identifier_method = KeyIdMethod::Sha256;
-        Ok(p)
-    }
 }
 
 /// Serial derived from the subject and validity: SHA-256 of them, 63 bits, never 0.
@@ -436,8 +369,4 @@ fn deterministic_serial_with(subject: &Subject, nb: UnixTime, na: UnixTime, extr
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest.as_ref()[..8]);
     (u64::from_be_bytes(first) & 0x7fff_ffff_ffff_ffff).max(1)
-}
-
-fn unix_to_dt(t: UnixTime) -> Result<OffsetDateTime, PkiError> {
-    OffsetDateTime::from_unix_timestamp(t).map_err(|_| PkiError::Time(t))
 }

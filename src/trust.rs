@@ -8,7 +8,6 @@
 pub mod cert;
 pub mod chain;
 pub mod crl;
-pub mod key;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;

@@ -113,3 +113,68 @@ fn one_licence_keeps_its_serial_and_bad_counts_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
 }
+
+/// An SM2 city's market regulator issues with `--alg SM2` (the default for its SM2 key); an
+/// algorithm its key cannot make is refused before anything is printed.
+#[test]
+fn sm2_signers_issue_sm2_licences() {
+    use base64::Engine as _;
+    let sm2_issue = |alg: &[&str]| {
+        let mut args = vec![
+            "licence",
+            "issue",
+            "--cert",
+            "certs/demo/signers/421100-MARKET_REG.pem",
+            "--key",
+            "certs/demo/signers/421100-MARKET_REG.key",
+            "--type",
+            "BUSINESS_LICENCE",
+            "--serial",
+            "2025000888",
+            "--holder-name",
+            "黄冈示例药房有限公司",
+            "--holder-id",
+            "91420100MA4K12345K",
+            "--holder-id-type",
+            "USCC",
+        ];
+        args.extend(alg);
+        tongban(&args)
+    };
+    for alg in [&["--alg", "SM2"][..], &[]] {
+        let out = sm2_issue(alg);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let jws = String::from_utf8(out.stdout).unwrap();
+        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(jws.split('.').next().unwrap())
+            .unwrap();
+        let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+        assert_eq!(header["alg"], "SM2");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sm2.jws");
+        std::fs::write(&file, jws.trim()).unwrap();
+        let verified = tongban(&[
+            "verify",
+            "--trust",
+            "certs/demo/trust",
+            "--city",
+            "420700",
+            file.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            verified.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&verified.stdout)
+        );
+    }
+    let out = sm2_issue(&["--alg", "ES256"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("SM2") && err.contains("ES256"), "{err}");
+}

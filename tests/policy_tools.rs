@@ -413,6 +413,41 @@ fn signed_sets_fail_when_a_file_is_tampered_added_or_removed() {
 }
 
 #[test]
+fn an_sm2_security_team_signs_policy_sets_and_they_are_checked() {
+    use base64::Engine as _;
+    let dir = policies(
+        &[("med.toml", &scenario("union-and-masks", "policy.toml"))],
+        &[],
+    );
+    let (code, _, err) = tongban(&[
+        "policy",
+        "sign",
+        &path(&dir),
+        "--cert",
+        "certs/demo/security/421100-GOV_SERVICE.pem",
+        "--key",
+        "certs/demo/security/421100-GOV_SERVICE.key",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let jws = std::fs::read_to_string(dir.path().join("policy-set.jws")).unwrap();
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(jws.split('.').next().unwrap())
+        .unwrap();
+    let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+    assert_eq!(header["alg"], "SM2");
+    let (code, out, err) = tongban(&["policy", "verify-signature", &path(&dir)]);
+    assert_eq!(code, 0, "{out}{err}");
+    // one changed byte of a policy file: refused
+    std::fs::write(
+        dir.path().join("items/med.toml"),
+        scenario("union-and-masks", "policy.toml").replace("100/min", "101/min"),
+    )
+    .unwrap();
+    let (code, _, _) = tongban(&["policy", "verify-signature", &path(&dir)]);
+    assert_eq!(code, 1);
+}
+
+#[test]
 fn generate_writes_a_set_that_checks_with_its_upstreams() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("set");

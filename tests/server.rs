@@ -622,3 +622,49 @@ async fn session_resumption_can_be_turned_off() {
         );
     }
 }
+
+/// The demo's SM2 cities (Huanggang, Xianning) sign licences with SM2 and call the gateway with
+/// P-256 TLS certificates under a TLS root beside their SM2 root (rustls has no SM2): their
+/// callers connect, and SM2 licences verify for any city, cached like any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sm2_cities_call_through_their_tls_root_and_sm2_licences_verify() {
+    use base64::Engine as _;
+    let pki = Pki::shared();
+    let server = start(config(&pki.dir)).await;
+    let addr = server.public_addr();
+    let sm2_licences: Vec<Vec<u8>> = std::fs::read_dir(pki.dir.join("licences"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jws"))
+        .map(|p| std::fs::read(p).unwrap())
+        .filter(|jws| {
+            let header = jws.split(|b| *b == b'.').next().unwrap();
+            let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(header)
+                .unwrap();
+            serde_json::from_slice::<serde_json::Value>(&header).unwrap()["alg"] == "SM2"
+        })
+        .collect();
+    assert!(
+        sm2_licences.len() >= 20,
+        "{} SM2 demo licences",
+        sm2_licences.len()
+    );
+    for (caller, city) in [("421200-HOUSING_FUND", "421200"), (WUHAN, "420100")] {
+        let client = connector(&pki.dir, Some(&pki.client(caller)));
+        for jws in &sm2_licences {
+            for cached in [false, true] {
+                let reply = send(&client, addr, post(VERIFY, "application/jose", jws.clone()))
+                    .await
+                    .unwrap();
+                assert_eq!(reply.status, StatusCode::OK, "{caller}");
+                let v = reply.json();
+                assert_eq!(v["valid"], true, "{caller}: {v}");
+                assert_eq!(v["verified_for_city"], city);
+                if caller == WUHAN {
+                    assert_eq!(v["cached"], cached, "{v}");
+                }
+            }
+        }
+    }
+}

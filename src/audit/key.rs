@@ -40,7 +40,7 @@ pub enum KeyError {
 /// [`AUDIT_KEY_MIN_BYTES`] long; surrounding whitespace is ignored.
 pub fn parse_secret(text: &str) -> Result<Vec<u8>, KeyError> {
     let text = text.trim();
-    let bytes = if text.len() % 2 == 0 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+    let bytes = if text.len().is_multiple_of(2) && text.bytes().all(|b| b.is_ascii_hexdigit()) {
         decode_hex(text).ok_or(KeyError::Encoding)?
     } else {
         STANDARD.decode(text).map_err(|_| KeyError::Encoding)?
@@ -128,7 +128,7 @@ mod tests {
             b"42010619900101123X",
         );
         let hashed = key.personal_id(" 42010619900101123x ");
-        assert_eq!(hashed.as_str(), crate::trust::cert::hex(expected.as_ref()));
+        assert_eq!(hashed.as_str(), crate::crypto::hex(expected.as_ref()));
         assert_eq!(hashed.as_str().len(), 64);
         assert_ne!(hashed, key.personal_id("420106199001011234"));
     }

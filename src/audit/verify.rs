@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 
 use super::files::Segments;
 use super::record::{decode_hex, is_hash_hex, Record, LINE_KEYS};
+use crate::crypto::{hex, sha256};
 use crate::time::parse_rfc3339;
-use crate::trust::cert::{hex, sha256};
 
 /// Longest accepted line, newline included: a record is well under 4 KiB; a longer line is not one
 /// the writer made, and reading stops there.

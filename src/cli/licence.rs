@@ -10,8 +10,9 @@ use serde_json::{json, Map};
 
 use super::{fail, policies_dir};
 use crate::catalog::Catalog;
+use crate::crypto::alg::JWS_NAMES;
+use crate::crypto::Algorithm;
 use crate::licence::issue::{Draft, LicenceSigner, SignerHeader};
-use crate::licence::JwsAlg;
 use crate::time::{parse_rfc3339, Clock, SystemClock};
 
 #[derive(Debug, Subcommand)]
@@ -25,7 +26,8 @@ pub struct IssueArgs {
     /// Signer chain PEM: the signing certificate first, then intermediates.
     #[arg(long, value_name = "PEM")]
     cert: PathBuf,
-    /// The signer's PKCS#8 private key (PEM).
+    /// The signer's PKCS#8 private key (PEM `PRIVATE KEY`, as `openssl genpkey` writes it; SM2 keys
+    /// included).
     #[arg(long, value_name = "PEM")]
     key: PathBuf,
     /// Licence type code from the catalog, e.g. BUSINESS_LICENCE.
@@ -55,10 +57,11 @@ pub struct IssueArgs {
     /// Expiry (RFC 3339); default none.
     #[arg(long, value_name = "RFC3339")]
     exp: Option<String>,
-    /// Name the signer by `kid` instead of `x5c`.
+    /// Name the signer by `kid` instead of `x5c` (shorter: the form for QR codes).
     #[arg(long)]
     kid: bool,
-    /// Signature algorithm; default the key's own (RSA: RS256).
+    /// Signature algorithm: ES256, ES384, EdDSA, RS256, PS256 or SM2 (国密 SM2 with SM3); default
+    /// the key's own (RSA: RS256; an SM2 key: SM2).
     #[arg(long, value_name = "ALG")]
     alg: Option<String>,
     /// Policies directory for the catalog; default `./policies`, else built-in.
@@ -86,13 +89,13 @@ fn issue(args: &IssueArgs) -> Result<(), String> {
     let chain = super::read_pem_chain(&args.cert)?;
     let key =
         std::fs::read_to_string(&args.key).map_err(|e| format!("{}: {e}", args.key.display()))?;
-    let alg =
-        match args.alg.as_deref() {
-            Some(name) => Some(JwsAlg::parse(name).ok_or_else(|| {
-                format!("--alg `{name}` is not ES256, ES384, EdDSA, RS256 or PS256")
-            })?),
-            None => None,
-        };
+    let alg = match args.alg.as_deref() {
+        Some(name) => Some(
+            Algorithm::from_jws(name)
+                .ok_or_else(|| format!("--alg `{name}` is not one of {}", JWS_NAMES.join(", ")))?,
+        ),
+        None => None,
+    };
     let header = if args.kid {
         SignerHeader::Kid
     } else {

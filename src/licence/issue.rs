@@ -2,12 +2,11 @@
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use jsonwebtoken::{crypto, EncodingKey};
 use serde_json::{json, Map, Value};
 
 use super::jws::LICENCE_TYP;
-use super::signature::JwsAlg;
 use crate::catalog::Catalog;
+use crate::crypto::{Algorithm, Form, KeyError, PrivateKey};
 use crate::lid::make_lid;
 use crate::time::UnixTime;
 use crate::trust::cert::Cert;
@@ -17,13 +16,15 @@ use crate::trust::cert::Cert;
 pub enum IssueError {
     #[error("signer certificate: {0}")]
     Cert(String),
-    #[error("signer key does not fit `{alg}`: {source}")]
-    Key {
-        alg: JwsAlg,
-        source: jsonwebtoken::errors::Error,
+    #[error("signer key: {0}")]
+    Key(KeyError),
+    #[error("the signer key is {key}, but the signer certificate's key is {cert}")]
+    KeyNotCertificate {
+        key: &'static str,
+        cert: &'static str,
     },
-    #[error("the signer certificate's key type has no licence algorithm")]
-    NoAlgorithm,
+    #[error("`{0}` is not a JWS algorithm of the contract")]
+    NotJws(Algorithm),
     #[error("the signer certificate has no organizationIdentifier to issue under")]
     NoOrgId,
     #[error("`{0}` is not a licence type of the catalog")]
@@ -31,7 +32,7 @@ pub enum IssueError {
     #[error("lid: {0}")]
     Lid(String),
     #[error("signing failed: {0}")]
-    Sign(#[from] jsonwebtoken::errors::Error),
+    Sign(#[from] KeyError),
 }
 
 /// How the header names the signer.
@@ -45,18 +46,19 @@ pub enum SignerHeader {
 
 /// A department's licence-signing key with its certificate chain.
 pub struct LicenceSigner {
-    alg: JwsAlg,
-    key: EncodingKey,
+    alg: Algorithm,
+    key: PrivateKey,
     header_b64: String,
     org_id: Option<String>,
 }
 
 impl LicenceSigner {
-    /// `chain`: DER certificates, signer first. `alg` defaults to the key's natural algorithm.
+    /// `chain`: DER certificates, signer first; `key_pem`: its PKCS#8 private key. `alg`
+    /// defaults to the key's natural algorithm (`SM2` for an SM2 key).
     pub fn new(
         key_pem: &str,
         chain: &[Vec<u8>],
-        alg: Option<JwsAlg>,
+        alg: Option<Algorithm>,
         header: SignerHeader,
     ) -> Result<Self, IssueError> {
         Self::with_typ(key_pem, chain, alg, header, LICENCE_TYP)
@@ -66,7 +68,7 @@ impl LicenceSigner {
     pub fn with_typ(
         key_pem: &str,
         chain: &[Vec<u8>],
-        alg: Option<JwsAlg>,
+        alg: Option<Algorithm>,
         header: SignerHeader,
         typ: &str,
     ) -> Result<Self, IssueError> {
@@ -74,18 +76,17 @@ impl LicenceSigner {
             .first()
             .ok_or_else(|| IssueError::Cert("no certificate given".into()))?;
         let signer = Cert::from_der(signer_der).map_err(|e| IssueError::Cert(e.to_string()))?;
-        let alg = alg
-            .or_else(|| JwsAlg::for_key(signer.key()))
-            .ok_or(IssueError::NoAlgorithm)?;
-        let pem = key_pem.as_bytes();
-        let key = match alg {
-            JwsAlg::ES256 | JwsAlg::ES384 => EncodingKey::from_ec_pem(pem),
-            JwsAlg::EdDSA => EncodingKey::from_ed_pem(pem),
-            JwsAlg::RS256 | JwsAlg::PS256 => EncodingKey::from_rsa_pem(pem),
+        let key = PrivateKey::from_pkcs8_pem(key_pem).map_err(IssueError::Key)?;
+        if key.public_key() != *signer.key() {
+            return Err(IssueError::KeyNotCertificate {
+                key: key.key_type().name(),
+                cert: signer.key().kind(),
+            });
         }
-        .map_err(|source| IssueError::Key { alg, source })?;
+        let alg = alg.unwrap_or_else(|| Algorithm::default_for(key.key_type()));
+        let name = alg.jws_name().ok_or(IssueError::NotJws(alg))?;
         let mut protected = Map::new();
-        protected.insert("alg".into(), json!(alg.as_str()));
+        protected.insert("alg".into(), json!(name));
         protected.insert("typ".into(), json!(typ));
         match header {
             SignerHeader::X5c => {
@@ -109,7 +110,7 @@ impl LicenceSigner {
         })
     }
 
-    pub fn alg(&self) -> JwsAlg {
+    pub fn alg(&self) -> Algorithm {
         self.alg
     }
 
@@ -133,12 +134,15 @@ impl LicenceSigner {
 pub fn sign_parts(
     header_b64: &str,
     payload: &[u8],
-    key: &EncodingKey,
-    alg: JwsAlg,
+    key: &PrivateKey,
+    alg: Algorithm,
 ) -> Result<String, IssueError> {
     let signing_input = format!("{header_b64}.{}", URL_SAFE_NO_PAD.encode(payload));
-    let signature = crypto::sign(signing_input.as_bytes(), key, alg.jsonwebtoken())?;
-    Ok(format!("{signing_input}.{signature}"))
+    let signature = key.sign(alg, Form::Jws, signing_input.as_bytes())?;
+    Ok(format!(
+        "{signing_input}.{}",
+        URL_SAFE_NO_PAD.encode(signature)
+    ))
 }
 
 /// The facts of a licence to issue; `claims` turns them into a payload with a valid lid.

@@ -5,8 +5,9 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use serde_json::{Map, Value};
 
-use super::signature::JwsAlg;
 use super::verdict::{Code, Finding};
+use crate::crypto::alg::JWS_NAMES;
+use crate::crypto::Algorithm;
 use crate::trust::chain::MAX_CHAIN_LEN;
 
 /// Largest licence accepted, surrounding whitespace excluded (contract section 2).
@@ -42,7 +43,7 @@ pub enum SignerRef {
 /// The protected header as far as it could be read.
 #[derive(Clone, Debug)]
 pub struct Header {
-    pub alg: Option<JwsAlg>,
+    pub alg: Option<Algorithm>,
     pub signer: SignerRef,
 }
 
@@ -135,13 +136,14 @@ pub fn parse_header(header_b64: &str, typ: &str) -> (Option<Header>, Vec<Finding
     }
     let alg = match map.get("alg") {
         Some(Value::String(name)) => {
-            let alg = JwsAlg::parse(name);
+            let alg = Algorithm::from_jws(name);
             if alg.is_none() {
                 findings.push(Finding::new(
                     Code::UnsupportedAlgorithm,
                     format!(
-                        "`alg` `{}` is not one of ES256, ES384, EdDSA, RS256, PS256",
-                        truncate(name)
+                        "`alg` `{}` is not one of {}",
+                        truncate(name),
+                        JWS_NAMES.join(", ")
                     ),
                 ));
             }

@@ -9,10 +9,10 @@ use serde_json::Value;
 
 use super::claims::{Claims, IdType};
 use super::jws::{self, Compact, SignerRef};
-use super::signature::{self, JwsAlg, SignatureError};
 use super::verdict::{Code, Finding, HolderInfo, IssuerInfo, Judgement, Verdict};
 use crate::catalog::{Catalog, CatalogError};
 use crate::checkdigit;
+use crate::crypto::{self, Algorithm, Signature, SignatureError};
 use crate::lid::Lid;
 use crate::recognition::{Recognition, RecognitionError};
 use crate::time::{format_rfc3339, UnixTime};
@@ -37,7 +37,7 @@ pub struct Verifier {
 /// What a protected header resolves to; independent of the payload and of time.
 struct Resolved {
     findings: Vec<Finding>,
-    alg: Option<JwsAlg>,
+    alg: Option<Algorithm>,
     /// The signer certificates to try, in order (several only for an ambiguous `kid`).
     candidates: Vec<Candidate>,
 }
@@ -557,11 +557,11 @@ fn check_signature<'r>(
     };
     let mut first_error = None;
     for candidate in &resolved.candidates {
-        match signature::verify(
+        match crypto::verify(
             alg,
             candidate.signer.key(),
             compact.signing_input,
-            compact.signature_b64,
+            Signature::Jws(compact.signature_b64),
         ) {
             Ok(()) => return Some(candidate),
             Err(e) => {
@@ -581,7 +581,10 @@ fn check_signature<'r>(
             Code::SignatureInvalid,
             format!("the signature verifies with none of the {tried} certificates the `kid` names"),
         ),
-        _ => Finding::new(Code::SignatureInvalid, SignatureError::Invalid.to_string()),
+        _ => Finding::new(
+            Code::SignatureInvalid,
+            "the signature does not verify with the signer certificate's key",
+        ),
     };
     findings.push(finding);
     Some(first)

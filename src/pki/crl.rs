@@ -1,42 +1,6 @@
-//! CRLs signed by an [`Issued`](super::Issued).
+//! CRLs signed by an [`Issued`](super::Issued): the entries and their reasons.
 
-use rcgen::{
-    CertificateRevocationListParams, Issuer, KeyIdMethod, KeyPair, RevocationReason,
-    RevokedCertParams, SerialNumber,
-};
-
-use super::{pem_encode, unix_to_dt, PkiError, UnixTime};
-
-pub(super) fn crl_signed_by(
-    issuer: &Issuer<'_, &KeyPair>,
-    revoked: &[RevokedCert],
-    this_update: UnixTime,
-    next_update: UnixTime,
-    crl_number: u64,
-) -> Result<Crl, PkiError> {
-    let revoked_certs = revoked
-        .iter()
-        .map(|r| {
-            Ok(RevokedCertParams {
-                serial_number: SerialNumber::from(r.serial),
-                revocation_time: unix_to_dt(r.revoked_at)?,
-                reason_code: r.reason.map(Reason::rcgen),
-                invalidity_date: None,
-            })
-        })
-        .collect::<Result<Vec<_>, PkiError>>()?;
-    let params = CertificateRevocationListParams {
-        this_update: unix_to_dt(this_update)?,
-        next_update: unix_to_dt(next_update)?,
-        crl_number: SerialNumber::from(crl_number),
-        issuing_distribution_point: None,
-        revoked_certs,
-        key_identifier_method: KeyIdMethod::Sha256,
-    };
-    Ok(Crl {
-        der: params.signed_by(issuer)?.der().to_vec(),
-    })
-}
+use super::{pem_encode, UnixTime};
 
 /// One CRL entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +10,7 @@ pub struct RevokedCert {
     /// revocationDate.
     pub revoked_at: UnixTime,
     /// reasonCode entry extension; `None` and `Some(Unspecified)` both omit it
-    /// (rcgen follows RFC 5280 §5.3.1 and never writes `unspecified`).
+    /// (RFC 5280 §5.3.1: `unspecified` is never written).
     pub reason: Option<Reason>,
 }
 
@@ -72,18 +36,14 @@ pub enum Reason {
 impl Reason {
     /// The RFC 5280 integer code.
     pub fn code(self) -> u8 {
-        self.rcgen() as u8
-    }
-
-    fn rcgen(self) -> RevocationReason {
         match self {
-            Reason::Unspecified => RevocationReason::Unspecified,
-            Reason::KeyCompromise => RevocationReason::KeyCompromise,
-            Reason::CaCompromise => RevocationReason::CaCompromise,
-            Reason::AffiliationChanged => RevocationReason::AffiliationChanged,
-            Reason::Superseded => RevocationReason::Superseded,
-            Reason::CessationOfOperation => RevocationReason::CessationOfOperation,
-            Reason::CertificateHold => RevocationReason::CertificateHold,
+            Reason::Unspecified => 0,
+            Reason::KeyCompromise => 1,
+            Reason::CaCompromise => 2,
+            Reason::AffiliationChanged => 3,
+            Reason::Superseded => 4,
+            Reason::CessationOfOperation => 5,
+            Reason::CertificateHold => 6,
         }
     }
 }
@@ -95,6 +55,10 @@ pub struct Crl {
 }
 
 impl Crl {
+    pub(super) fn from_der(der: Vec<u8>) -> Self {
+        Self { der }
+    }
+
     /// DER.
     pub fn der(&self) -> &[u8] {
         &self.der

@@ -35,6 +35,12 @@ pub const DEMO_CLIENT_DEPTS: [&str; 7] = [
     "GOV_SERVICE",
 ];
 
+/// Cities whose licence PKI is wholly SM2 (国密): root, intermediate, licence signers and CRL.
+/// rustls has no SM2, so their departments call the gateway with P-256 TLS client certificates
+/// under a TLS root listed in the same `roots.pem` beside the SM2 root (the dual PKI of the
+/// government networks).
+pub const DEMO_SM2_CITIES: [&str; 2] = ["421100", "421200"];
+
 /// Why the demo could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -96,6 +102,12 @@ pub fn generate(out: &Path, catalog: &Catalog) -> Result<DemoSummary, DemoError>
         .collect();
     let mut signers: Vec<(String, String, LicenceSigner)> = Vec::new();
     for (ci, city) in catalog.cities().iter().enumerate() {
+        let sm2 = DEMO_SM2_CITIES.contains(&city.code.as_str());
+        let root_alg = match ci {
+            _ if sm2 => KeyAlg::Sm2,
+            2 => KeyAlg::P384,
+            _ => KeyAlg::P256,
+        };
         let root = Issued::self_signed(
             &CertSpec::root(
                 &city.code,
@@ -103,19 +115,37 @@ pub fn generate(out: &Path, catalog: &Catalog) -> Result<DemoSummary, DemoError>
                 DEMO_NOT_BEFORE,
                 DEMO_NOT_AFTER,
             )
-            .with_key_alg(if ci == 2 { KeyAlg::P384 } else { KeyAlg::P256 }),
+            .with_key_alg(root_alg),
         )?;
         trust
             .add_root(&city.code, &root.cert_pem())
             .map_err(io(trust.root()))?;
-        // Wuhan signs through an intermediate; the others sign with their root directly
-        let intermediate = if ci == 0 {
-            let inter = root.issue(&CertSpec::intermediate(
+        // the SM2 cities' TLS root (P-256) sits beside their SM2 root; the others' root does both
+        let tls_root = if sm2 {
+            let tls = Issued::self_signed(&CertSpec::root(
                 &city.code,
-                &format!("{} 电子证照签发CA", city.name_zh),
+                &format!("{} 政务外网TLS根CA", city.name_zh),
                 DEMO_NOT_BEFORE,
                 DEMO_NOT_AFTER,
             ))?;
+            trust
+                .add_root(&city.code, &tls.cert_pem())
+                .map_err(io(trust.root()))?;
+            Some(tls)
+        } else {
+            None
+        };
+        // Wuhan and the SM2 cities sign through an intermediate; the others with their root
+        let intermediate = if ci == 0 || sm2 {
+            let inter = root.issue(
+                &CertSpec::intermediate(
+                    &city.code,
+                    &format!("{} 电子证照签发CA", city.name_zh),
+                    DEMO_NOT_BEFORE,
+                    DEMO_NOT_AFTER,
+                )
+                .with_key_alg(root_alg),
+            )?;
             trust
                 .add_intermediate(&city.code, "issuing-ca", &inter.cert_pem())
                 .map_err(io(trust.root()))?;
@@ -134,10 +164,10 @@ pub fn generate(out: &Path, catalog: &Catalog) -> Result<DemoSummary, DemoError>
                 continue;
             }
             let org = org_name(city, &dept.name_zh);
-            let key_alg = if ci == 1 {
-                KeyAlg::Ed25519
-            } else {
-                KeyAlg::P256
+            let key_alg = match ci {
+                _ if sm2 => KeyAlg::Sm2,
+                1 => KeyAlg::Ed25519,
+                _ => KeyAlg::P256,
             };
             let cert = issuing_ca.issue(
                 &CertSpec::signer(
@@ -178,16 +208,19 @@ pub fn generate(out: &Path, catalog: &Catalog) -> Result<DemoSummary, DemoError>
             ));
             summary.signers += 1;
         }
-        if ci == 0 {
+        if ci == 0 || city.code == DEMO_SM2_CITIES[0] {
             // the security team (政务服务和大数据管理局) signs policy sets: `tongban policy sign`
-            let team = root.issue(&CertSpec::signer(
-                &city.code,
-                "GOV_SERVICE",
-                &org_name(city, "政务服务和大数据管理局"),
-                &demo_org_id(&city.code, 200),
-                DEMO_NOT_BEFORE,
-                DEMO_NOT_AFTER,
-            ))?;
+            let team = root.issue(
+                &CertSpec::signer(
+                    &city.code,
+                    "GOV_SERVICE",
+                    &org_name(city, "政务服务和大数据管理局"),
+                    &demo_org_id(&city.code, 200),
+                    DEMO_NOT_BEFORE,
+                    DEMO_NOT_AFTER,
+                )
+                .with_key_alg(root_alg),
+            )?;
             let name = format!("{}-GOV_SERVICE", city.code);
             write(
                 &out.join("security").join(format!("{name}.pem")),
@@ -203,7 +236,7 @@ pub fn generate(out: &Path, catalog: &Catalog) -> Result<DemoSummary, DemoError>
                 .department(dept)
                 .map(|d| d.name_zh.as_str())
                 .unwrap_or(dept);
-            let client = root.issue(&CertSpec::client(
+            let client = tls_root.as_ref().unwrap_or(&root).issue(&CertSpec::client(
                 &city.code,
                 dept,
                 &org_name(city, dept_name),
@@ -415,18 +448,21 @@ public: use them only to try tongban out.
 
 | path | what |
 |---|---|
-| `trust/<city>/roots.pem` | each city's root CA (Wuhan 420100 also has `intermediates/issuing-ca.pem`) |
+| `trust/<city>/roots.pem` | each city's root CA; Huanggang 421100 and Xianning 421200 (national cryptography, SM2) have an SM2 licence root and, beside it, a P-256 TLS root for their departments' client certificates |
+| `trust/<city>/intermediates/issuing-ca.pem` | the issuing CA of Wuhan 420100 (P-256) and of Huanggang and Xianning (SM2) |
 | `trust/<city>/signers/` | licence-signing certificates, for `kid` look-up |
 | `trust/<city>/crls/` | each issuing CA's CRL |
 | `trust/420100/revoked-licences.json` | the licence revocation list (revokes `licences/invalid/revoked.jws`) |
 | `signers/<city>-<DEPT>.pem`, `.key` | signing chain and PKCS#8 key of each department kind that issues licences |
 | `clients/<city>-<DEPT>.pem`, `.key` | TLS client certificates of calling departments |
-| `security/420100-GOV_SERVICE.pem`, `.key` | the Wuhan security team's policy-set signing certificate (`tongban policy sign`) |
+| `security/<city>-GOV_SERVICE.pem`, `.key` | the security teams' policy-set signing certificates (`tongban policy sign`): Wuhan 420100 (P-256) and Huanggang 421100 (SM2) |
 | `server/` | the gateway's demo CA (`ca.pem`), server chain and key (localhost, 127.0.0.1, ::1) |
 | `licences/<TYPE>.jws` | one valid licence of each of the 100 types, issued in turn by the nine cities |
 | `licences/invalid/` | revoked, expired, unauthorised issuer, tampered |
 
-Certificates are valid 2025-01-01 to 2045-01-01; licences were issued 2025-06-01 and expire
+Key algorithms: P-256 (Wuhan, Xiaogan, Xiantao, Qianjiang, Tianmen), P-384 roots and P-256 signers
+(Ezhou), Ed25519 signers under a P-256 root (Huangshi), SM2 throughout the licence PKI (Huanggang,
+Xianning). Certificates are valid 2025-01-01 to 2045-01-01; licences were issued 2025-06-01 and expire
 2035-06-01. Regenerate with the command above (keys change; commit the result).
 ";
 

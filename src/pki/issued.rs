@@ -2,17 +2,18 @@
 
 use std::fmt;
 
-use rcgen::{CertificateParams, Issuer, KeyPair, PublicKeyData};
+use x509_cert::name::Name;
 
-use super::crl::crl_signed_by;
-use super::encoding::{pem_encode, ForeignPublicKey};
-use super::{CertSpec, Crl, KeyAlg, PkiError, RevokedCert, UnixTime};
+use super::build::{self, Signer};
+use super::encoding::pem_encode;
+use super::{CertSpec, Crl, KeyAlg, KeyUsage, PkiError, RevokedCert, UnixTime};
+use crate::crypto::PrivateKey;
 
 /// A certificate with its private key; can issue children and CRLs.
 pub struct Issued {
     spec: CertSpec,
-    params: CertificateParams,
-    key: KeyPair,
+    name: Name,
+    key: PrivateKey,
     cert_der: Vec<u8>,
 }
 
@@ -29,42 +30,49 @@ impl fmt::Debug for Issued {
 impl Issued {
     /// A self-signed certificate (no authorityKeyIdentifier).
     pub fn self_signed(spec: &CertSpec) -> Result<Issued, PkiError> {
-        let params = spec.params(false)?;
-        let key = spec.key_alg.key_pair()?;
-        let cert = params.self_signed(&key)?;
+        let key = spec.key_alg.private_key()?;
+        let name = build::name(&spec.subject)?;
+        let signer = Signer {
+            name: &name,
+            key: &key,
+        };
+        let cert_der = build::certificate(spec, key.spki_der(), &signer, false)?;
         Ok(Issued {
             spec: spec.clone(),
-            params,
+            name,
             key,
-            cert_der: cert.der().to_vec(),
+            cert_der,
         })
     }
 
-    /// A child signed by `self`, whatever `self`'s basicConstraints and keyUsage say.
+    /// A child signed by `self` in `self`'s algorithm, whatever `self`'s basicConstraints and
+    /// keyUsage say.
     pub fn issue(&self, spec: &CertSpec) -> Result<Issued, PkiError> {
-        let params = spec.params(true)?;
-        let key = spec.key_alg.key_pair()?;
-        let issuer = Issuer::from_params(&self.params, &self.key);
-        let cert = params.signed_by(&key, &issuer)?;
+        let key = spec.key_alg.private_key()?;
+        let cert_der = build::certificate(spec, key.spki_der(), &self.signer(), true)?;
         Ok(Issued {
             spec: spec.clone(),
-            params,
+            name: build::name(&spec.subject)?,
             key,
-            cert_der: cert.der().to_vec(),
+            cert_der,
         })
     }
 
-    /// A child carrying the public key `spki_der` (DER SubjectPublicKeyInfo; RSA, P-256,
-    /// P-384 or Ed25519), signed by `self`; returns the child's DER. `spec.key_alg` is ignored.
+    /// A child carrying the public key `spki_der` (any DER SubjectPublicKeyInfo), signed by
+    /// `self`; returns the child's DER. `spec.key_alg` is ignored.
     pub fn issue_with_public_key(
         &self,
         spec: &CertSpec,
         spki_der: &[u8],
     ) -> Result<Vec<u8>, PkiError> {
-        let params = spec.params(true)?;
-        let public_key = ForeignPublicKey::from_spki_der(spki_der)?;
-        let issuer = Issuer::from_params(&self.params, &self.key);
-        Ok(params.signed_by(&public_key, &issuer)?.der().to_vec())
+        build::certificate(spec, spki_der, &self.signer(), true)
+    }
+
+    fn signer(&self) -> Signer<'_> {
+        Signer {
+            name: &self.name,
+            key: &self.key,
+        }
     }
 
     /// The spec this certificate was made from.
@@ -84,17 +92,17 @@ impl Issued {
 
     /// Private key, PKCS#8 DER.
     pub fn key_pkcs8_der(&self) -> &[u8] {
-        self.key.serialized_der()
+        self.key.pkcs8_der()
     }
 
     /// Private key, PKCS#8 PEM (`PRIVATE KEY`).
     pub fn key_pem(&self) -> String {
-        pem_encode("PRIVATE KEY", self.key.serialized_der())
+        pem_encode("PRIVATE KEY", self.key.pkcs8_der())
     }
 
     /// Subject public key, DER SubjectPublicKeyInfo.
     pub fn spki_der(&self) -> Vec<u8> {
-        self.key.subject_public_key_info()
+        self.key.spki_der().to_vec()
     }
 
     /// Key algorithm.
@@ -102,8 +110,8 @@ impl Issued {
         self.spec.key_alg
     }
 
-    /// A v2 CRL signed by `self`. Fails if `self` has a keyUsage without cRLSign, or if
-    /// `next_update <= this_update` (rcgen's checks); see [`Issued::crl_unchecked`].
+    /// A v2 CRL signed by `self`. Refuses when `self` has a keyUsage without cRLSign, or when
+    /// `next_update <= this_update`; see [`Issued::crl_unchecked`].
     pub fn crl(
         &self,
         revoked: &[RevokedCert],
@@ -111,11 +119,17 @@ impl Issued {
         next_update: UnixTime,
         crl_number: u64,
     ) -> Result<Crl, PkiError> {
-        let issuer = Issuer::from_params(&self.params, &self.key);
-        crl_signed_by(&issuer, revoked, this_update, next_update, crl_number)
+        let usages = self.spec.key_usage.as_deref();
+        if usages.is_some_and(|u| !u.contains(&KeyUsage::CrlSign)) {
+            return Err(PkiError::Crl("the issuer's keyUsage lacks cRLSign"));
+        }
+        if next_update <= this_update {
+            return Err(PkiError::Crl("nextUpdate is not after thisUpdate"));
+        }
+        self.crl_unchecked(revoked, this_update, next_update, crl_number)
     }
 
-    /// Like [`Issued::crl`] but also when `self`'s keyUsage lacks cRLSign (negative tests).
+    /// Like [`Issued::crl`] but whatever `self`'s keyUsage and the dates say (negative tests).
     pub fn crl_unchecked(
         &self,
         revoked: &[RevokedCert],
@@ -123,9 +137,22 @@ impl Issued {
         next_update: UnixTime,
         crl_number: u64,
     ) -> Result<Crl, PkiError> {
-        let mut params = self.params.clone();
-        params.key_usages.clear();
-        let issuer = Issuer::new(params, &self.key);
-        crl_signed_by(&issuer, revoked, this_update, next_update, crl_number)
+        let entries: Vec<build::Entry> = revoked
+            .iter()
+            .map(|r| build::Entry {
+                serial: r.serial,
+                revoked_at: r.revoked_at,
+                // RFC 5280 5.3.1: `unspecified` is never written
+                reason: r.reason.map(|r| r.code()).filter(|code| *code != 0),
+            })
+            .collect();
+        let der = build::crl(
+            &self.signer(),
+            &entries,
+            this_update,
+            next_update,
+            crl_number,
+        )?;
+        Ok(Crl::from_der(der))
     }
 }

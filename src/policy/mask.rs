@@ -5,7 +5,7 @@ use ring::hmac;
 use serde_json::Value;
 
 use super::model::MaskMethod;
-use crate::trust::cert::hex;
+use crate::crypto::hex;
 
 /// The per-deployment key of the `hash` mask (HMAC-SHA256); never printed.
 pub struct MaskKey(hmac::Key);

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
+use crate::crypto::{self, hex, sha256, Signature};
 use crate::licence::issue::{LicenceSigner, SignerHeader};
 use crate::licence::jws::{self, SignerRef};
-use crate::licence::signature;
 use crate::time::UnixTime;
-use crate::trust::cert::{hex, sha256, Cert};
+use crate::trust::cert::Cert;
 use crate::trust::{chain, TrustStore};
 
 /// The signature file, beside the policy files it covers.
@@ -152,11 +152,11 @@ pub fn verify(
     let Some((signer, extra)) = certs.split_first() else {
         return Err(SigningError::BadSignature("`x5c` is empty".into()));
     };
-    signature::verify(
+    crypto::verify(
         alg,
         signer.key(),
         compact.signing_input,
-        compact.signature_b64,
+        Signature::Jws(compact.signature_b64),
     )
     .map_err(|e| SigningError::BadSignature(e.to_string()))?;
     let subject = signer.subject_text().to_owned();

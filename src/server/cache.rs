@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 use moka::sync::Cache;
 
 use super::config::CacheConfig;
+use crate::crypto::sha256_of;
 use crate::licence::verify::MAX_ISSUE_SKEW_SECS;
 use crate::licence::{Judgement, Verdict};
 use crate::time::UnixTime;
-use crate::trust::cert::sha256_of;
 
 /// Licences longer than this are verified every time (a real licence is 1–4 KiB): hashing the
 /// key stays cheap.

@@ -12,7 +12,8 @@ use hyper::header::{HeaderName, HeaderValue};
 use rustls::pki_types::CertificateDer;
 
 use crate::catalog::Catalog;
-use crate::trust::cert::{hex, Cert};
+use crate::crypto::hex;
+use crate::trust::cert::Cert;
 use crate::trust::{chain, TrustStore};
 
 /// The calling department.

@@ -42,7 +42,7 @@ pub fn generate() -> String {
     let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(prefix);
     bytes[8..].copy_from_slice(&SEQ.fetch_add(1, Ordering::Relaxed).to_be_bytes());
-    crate::trust::cert::hex(&bytes)
+    crate::crypto::hex(&bytes)
 }
 
 #[cfg(test)]

@@ -22,13 +22,13 @@ use super::problem::ApiError;
 use super::tls::{self, ServerIdentity, TlsError};
 use super::upstream::{UpstreamSetupError, Upstreams};
 use crate::audit::{AuditError, AuditKey, AuditLog, AuditOptions, KeyError, Record};
+use crate::crypto::sha256_of;
 use crate::licence::verify::LoadError;
 use crate::licence::{Verdict, Verifier};
 use crate::policy::mask::MaskKey;
 use crate::policy::rate::RateLimiter;
 use crate::policy::{signing, PolicyError, PolicySet};
 use crate::time::Clock;
-use crate::trust::cert::sha256_of;
 
 /// What one generation of trust and policies gives the server.
 pub struct Snapshot {

@@ -1,5 +1,6 @@
 //! The public listener's TLS: TLS 1.2 and 1.3 only, ALPN h2 and http/1.1, ring only, and client
-//! certificates checked by rustls against the union of every city's anchors.
+//! certificates checked by rustls against the union of every city's anchors (but SM2 ones,
+//! which rustls cannot use).
 //!
 //! rustls only proves that the client chain ends at *some* city's anchor; which city may vouch
 //! for the caller is judged per connection by [`super::caller`].
@@ -13,6 +14,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 
+use crate::crypto::KeyType;
 use crate::trust::TrustStore;
 
 /// The server's certificate chain and key, read once at start.
@@ -43,7 +45,7 @@ pub enum TlsError {
         subject: String,
         reason: String,
     },
-    #[error("the trust directory holds no anchor: no client could ever connect")]
+    #[error("the trust directory holds no anchor usable for TLS (ECDSA, Ed25519 or RSA): no client could ever connect")]
     NoAnchors,
     #[error("cannot build the TLS configuration: {0}")]
     Rustls(String),
@@ -84,7 +86,12 @@ pub fn server_config(
     resumption: bool,
 ) -> Result<Arc<ServerConfig>, TlsError> {
     let mut roots = RootCertStore::empty();
-    for (city, anchor) in trust.all_anchors() {
+    // rustls has no SM2: an SM2 anchor vouches for licences only, and a city's callers chain to
+    // an ECDSA or RSA root beside it in the same `roots.pem` (the dual PKI)
+    let tls_anchors = trust
+        .all_anchors()
+        .filter(|(_, anchor)| anchor.key().key_type() != Some(KeyType::Sm2));
+    for (city, anchor) in tls_anchors {
         roots
             .add(CertificateDer::from(anchor.der().to_vec()))
             .map_err(|e| TlsError::Anchor {

@@ -3,11 +3,10 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use ring::digest::{Context, SHA256};
 use x509_parser::oid_registry::Oid;
 use x509_parser::prelude::{AttributeTypeAndValue, FromDer, X509Certificate, X509Name};
 
-use super::key::{CertSigAlg, CertSigError, PublicKey};
+use crate::crypto::{self, hex, sha256, Algorithm, PublicKey, Signature, SignatureError};
 use crate::time::UnixTime;
 
 /// `organizationIdentifier` (2.5.4.97), DER content bytes.
@@ -48,7 +47,8 @@ pub struct Cert {
     der: Vec<u8>,
     fingerprint: [u8; 32],
     tbs: Vec<u8>,
-    sig_alg: CertSigAlg,
+    /// `None`: a signature algorithm outside the certificate profile.
+    sig_alg: Option<Algorithm>,
     signature: Vec<u8>,
     subject: Vec<u8>,
     issuer: Vec<u8>,
@@ -100,7 +100,7 @@ impl Cert {
             der: der.to_vec(),
             fingerprint: sha256(der),
             tbs: tbs.as_ref().to_vec(),
-            sig_alg: CertSigAlg::from_oid(&x509.signature_algorithm.algorithm),
+            sig_alg: Algorithm::from_x509_oid(&x509.signature_algorithm.algorithm),
             signature: x509.signature_value.data.to_vec(),
             subject: tbs.subject.as_raw().to_vec(),
             issuer: tbs.issuer.as_raw().to_vec(),
@@ -111,7 +111,8 @@ impl Cert {
             not_after: tbs.validity.not_after.timestamp(),
             basic_constraints,
             key_usage,
-            key: PublicKey::from_spki(tbs.public_key()),
+            key: PublicKey::from_spki(tbs.public_key())
+                .map_err(|e| CertParseError(format!("subject public key: {e}")))?,
             identity: identity_of(&tbs.subject),
         })
     }
@@ -175,9 +176,10 @@ impl Cert {
         &self.identity
     }
 
-    /// Checks that `issuer` signed this certificate.
-    pub fn verify_signed_by(&self, issuer: &PublicKey) -> Result<(), CertSigError> {
-        issuer.verify_cert_signature(self.sig_alg, &self.tbs, &self.signature)
+    /// Checks that `issuer` signed this certificate, in the algorithm of the issuer's key.
+    pub fn verify_signed_by(&self, issuer: &PublicKey) -> Result<(), SignatureError> {
+        let alg = self.sig_alg.ok_or(SignatureError::UnsupportedAlgorithm)?;
+        crypto::verify(alg, issuer, &self.tbs, Signature::X509(&self.signature))
     }
 }
 
@@ -196,33 +198,6 @@ impl PartialEq for Cert {
     }
 }
 impl Eq for Cert {}
-
-/// SHA-256 digest as an array.
-pub fn sha256(data: &[u8]) -> [u8; 32] {
-    sha256_of([data])
-}
-
-/// SHA-256 of the concatenation of `parts` (callers delimit them when that matters).
-pub fn sha256_of<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> [u8; 32] {
-    let mut ctx = Context::new(&SHA256);
-    for part in parts {
-        ctx.update(part);
-    }
-    let mut out = [0; 32];
-    out.copy_from_slice(ctx.finish().as_ref());
-    out
-}
-
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    s
-}
 
 /// Big-endian integer bytes without leading zeros (serials compare equal however encoded).
 pub fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use x509_parser::prelude::{CertificateRevocationList, FromDer};
 
 use super::cert::strip_leading_zeros;
-use super::key::{CertSigAlg, CertSigError, PublicKey};
+use crate::crypto::{self, Algorithm, PublicKey, Signature, SignatureError};
 use crate::time::UnixTime;
 
 /// CRLReason codes (RFC 5280 5.3.1) that mean the key itself is compromised: revoked at any time.
@@ -65,7 +65,8 @@ pub struct Crl {
     next_update: Option<UnixTime>,
     entries: HashMap<Vec<u8>, Revocation>,
     tbs: Vec<u8>,
-    sig_alg: CertSigAlg,
+    /// `None`: a signature algorithm outside the certificate profile.
+    sig_alg: Option<Algorithm>,
     signature: Vec<u8>,
 }
 
@@ -91,7 +92,7 @@ impl Crl {
             next_update: crl.next_update().map(|t| t.timestamp()),
             entries,
             tbs: crl.tbs_cert_list.as_ref().to_vec(),
-            sig_alg: CertSigAlg::from_oid(&crl.signature_algorithm.algorithm),
+            sig_alg: Algorithm::from_x509_oid(&crl.signature_algorithm.algorithm),
             signature: crl.signature_value.data.to_vec(),
         })
     }
@@ -114,8 +115,10 @@ impl Crl {
     pub fn lookup(&self, serial: &[u8]) -> Option<&Revocation> {
         self.entries.get(serial)
     }
-    pub fn verify_signed_by(&self, issuer: &PublicKey) -> Result<(), CertSigError> {
-        issuer.verify_cert_signature(self.sig_alg, &self.tbs, &self.signature)
+    /// Checks that `issuer` signed this CRL, in the algorithm of the issuer's key.
+    pub fn verify_signed_by(&self, issuer: &PublicKey) -> Result<(), SignatureError> {
+        let alg = self.sig_alg.ok_or(SignatureError::UnsupportedAlgorithm)?;
+        crypto::verify(alg, issuer, &self.tbs, Signature::X509(&self.signature))
     }
 }
 

@@ -147,8 +147,11 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A server config over the PKI in `dir`, on ephemeral loopback ports.
+/// A server config over the PKI in `dir`, on ephemeral loopback ports, with an audit log of its
+/// own (servers of tests running at once must not append to one file).
 pub fn config(dir: &Path) -> Config {
+    static AUDIT_LOGS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = AUDIT_LOGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Config {
         public: "127.0.0.1:0".parse().unwrap(),
         admin: "127.0.0.1:0".parse().unwrap(),
@@ -160,7 +163,7 @@ pub fn config(dir: &Path) -> Config {
         require_signed_policies: false,
         policy_signers: vec!["GOV_SERVICE".into()],
         mask_key_file: None,
-        audit: AuditConfig::at(dir.join("audit.jsonl")),
+        audit: AuditConfig::at(dir.join(format!("audit-{}-{n}.jsonl", std::process::id()))),
         upstreams: Default::default(),
         limits: Limits::default(),
         cache: CacheConfig::default(),

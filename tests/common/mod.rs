@@ -1,4 +1,5 @@
-//! A test world: a small PKI made by code (rcgen) at a fixed clock, a trust directory in a
+//! A test world: a small PKI made by code at a fixed clock, in one key algorithm (P-256 by
+//! default; SM2 for the national-cryptography runs of the same tests), a trust directory in a
 //! temporary folder and helpers to sign licences. Certificates never expire under the tests:
 //! everything is judged at `NOW`.
 #![allow(dead_code)]
@@ -26,6 +27,8 @@ pub const HUANGSHI: &str = "420200";
 pub const TIANMEN: &str = "429006";
 
 pub struct World {
+    /// The key algorithm of every certificate the world makes.
+    pub alg: KeyAlg,
     pub dir: TempDir,
     pub trust: TrustDirWriter,
     pub catalog: Catalog,
@@ -39,20 +42,28 @@ pub struct World {
 }
 
 impl World {
+    /// A P-256 world.
     pub fn new() -> Self {
+        Self::with_alg(KeyAlg::P256)
+    }
+
+    /// A world whose every certificate has an `alg` key (and so signs in `alg`).
+    pub fn with_alg(alg: KeyAlg) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let trust = TrustDirWriter::new(&dir.path().join("trust"));
-        let wuhan_root = Issued::self_signed(&CertSpec::root(WUHAN, "武汉 根CA", NB, NA)).unwrap();
+        let spec = |s: CertSpec| s.with_key_alg(alg);
+        let wuhan_root =
+            Issued::self_signed(&spec(CertSpec::root(WUHAN, "武汉 根CA", NB, NA))).unwrap();
         let wuhan_inter = wuhan_root
-            .issue(&CertSpec::intermediate(WUHAN, "武汉 签发CA", NB, NA))
+            .issue(&spec(CertSpec::intermediate(WUHAN, "武汉 签发CA", NB, NA)))
             .unwrap();
         let huangshi_root =
-            Issued::self_signed(&CertSpec::root(HUANGSHI, "黄石 根CA", NB, NA)).unwrap();
+            Issued::self_signed(&spec(CertSpec::root(HUANGSHI, "黄石 根CA", NB, NA))).unwrap();
         let market = wuhan_inter
-            .issue(&signer_spec(WUHAN, "MARKET_REG", 1))
+            .issue(&signer_spec_alg(WUHAN, "MARKET_REG", 1, alg))
             .unwrap();
         let police = huangshi_root
-            .issue(&signer_spec(HUANGSHI, "PUBLIC_SECURITY", 2))
+            .issue(&signer_spec_alg(HUANGSHI, "PUBLIC_SECURITY", 2, alg))
             .unwrap();
         trust.add_root(WUHAN, &wuhan_root.cert_pem()).unwrap();
         trust
@@ -61,6 +72,7 @@ impl World {
         trust.add_root(HUANGSHI, &huangshi_root.cert_pem()).unwrap();
         let catalog = Catalog::embedded().unwrap();
         World {
+            alg,
             dir,
             trust,
             catalog,
@@ -70,6 +82,26 @@ impl World {
             market,
             police,
         }
+    }
+
+    /// A licence-signing certificate spec in the world's algorithm.
+    pub fn signer_spec(&self, city: &str, dept: &str, n: usize) -> CertSpec {
+        signer_spec_alg(city, dept, n, self.alg)
+    }
+
+    /// A root CA spec in the world's algorithm.
+    pub fn root_spec(&self, city: &str, cn: &str, nb: UnixTime, na: UnixTime) -> CertSpec {
+        CertSpec::root(city, cn, nb, na).with_key_alg(self.alg)
+    }
+
+    /// An intermediate CA spec in the world's algorithm.
+    pub fn intermediate_spec(&self, city: &str, cn: &str, nb: UnixTime, na: UnixTime) -> CertSpec {
+        CertSpec::intermediate(city, cn, nb, na).with_key_alg(self.alg)
+    }
+
+    /// The JWS `alg` the world's keys sign licences with.
+    pub fn jws_alg(&self) -> &'static str {
+        self.alg.algorithm().jws_name().unwrap_or_default()
     }
 
     pub fn trust_dir(&self) -> std::path::PathBuf {
