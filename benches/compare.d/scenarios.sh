@@ -209,28 +209,28 @@ check_exchange() {
 # purpose (403), an unknown item (404). tongban also: another department of the caller's city and
 # the caller's department of another city (403); the lean nginx checks no caller.
 check_refusals() {
-    local side=$1 base=$2 url=$2/v1/exchange/BENCH-1K/query status got=()
-    status=$(request "$side" "$CLIENT" "$url")
-    got+=("no X-Purpose: $status")
-    [[ $status == 400 ]] || die "$side: a request without X-Purpose got $status, not 400"
-    status=$(request "$side" "$CLIENT" "$url" -H "X-Purpose: OTHER_PURPOSE")
-    got+=("other purpose: $status")
-    [[ $status == 403 ]] || die "$side: another purpose got $status, not 403"
-    status=$(request "$side" "$CLIENT" "$base/v1/exchange/NO-SUCH-ITEM/query" -H "X-Purpose: $PURPOSE")
-    got+=("unknown item: $status")
-    [[ $status == 404 ]] || die "$side: an unknown item got $status, not 404"
+    local side=$1 base=$2 url=$2/v1/exchange/BENCH-1K/query
+    local purpose=(-H "X-Purpose: $PURPOSE") got=()
+    refused "no X-Purpose" 400 "$CLIENT" "$url"
+    refused "other purpose" 403 "$CLIENT" "$url" -H "X-Purpose: OTHER_PURPOSE"
+    refused "unknown item" 404 "$CLIENT" "$base/v1/exchange/NO-SUCH-ITEM/query" "${purpose[@]}"
     if [[ $side == tongban* ]]; then
-        local other_dept=${CLIENT%%-*}-TAX other_city=420200-${CLIENT#*-}
-        status=$(request "$side" "$other_dept" "$url" -H "X-Purpose: $PURPOSE")
-        got+=("$other_dept: $status")
-        [[ $status == 403 ]] || die "$side: caller $other_dept got $status, not 403"
-        status=$(request "$side" "$other_city" "$url" -H "X-Purpose: $PURPOSE")
-        got+=("$other_city: $status")
-        [[ $status == 403 ]] || die "$side: caller $other_city got $status, not 403"
+        refused "${CLIENT%%-*}-TAX" 403 "${CLIENT%%-*}-TAX" "$url" "${purpose[@]}"
+        refused "420200-${CLIENT#*-}" 403 "420200-${CLIENT#*-}" "$url" "${purpose[@]}"
     fi
     local list
     list=$(printf '%s, ' "${got[@]}")
     note "$side refuses as it should: ${list%, }"
+}
+
+# refused WHAT STATUS CLIENT URL [CURL_ARGS...]: a check request of check_refusals must get STATUS
+# (adds to its `got`).
+refused() {
+    local what=$1 expected=$2 client=$3 url=$4 status
+    shift 4
+    status=$(request "$side" "$client" "$url" "$@")
+    got+=("$what: $status")
+    [[ $status == "$expected" ]] || die "$side: $what got $status, not $expected"
 }
 
 RESUMPTION_CHECK="not checked"

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::files::Segments;
-use super::record::{decode_hex, is_hash_hex, Record, LINE_KEYS};
+use super::record::{is_hash_hex, Record, LINE_KEYS};
+use crate::crypto::decode_hex;
 use crate::crypto::{hex, sha256};
 use crate::time::parse_rfc3339;
 
