@@ -27,12 +27,18 @@ mod files;
 
 use std::path::PathBuf;
 
-pub use key::{AuditKey, KeyError, AUDIT_KEY_MIN_BYTES};
+pub use key::{AuditKey, KeyError, SecretFileError, AUDIT_KEY_MIN_BYTES};
 pub use record::{CallerId, Kind, Outcome, PersonalId, Record};
 pub use verify::{
     verify, verify_files, BreakKind, ChainBreak, ChainHash, VerifyError, VerifySummary,
 };
 pub use writer::{AppendReceipt, AuditLog, AuditOptions, OpenNotice};
+
+/// The files of the log at `path`, oldest first: the rotated segments `<path>.1`, `<path>.2`, …
+/// then `<path>` itself when it exists.
+pub fn log_files(path: &std::path::Path) -> std::io::Result<Vec<PathBuf>> {
+    files::Segments::find(path).map(|s| s.all())
+}
 
 /// Why the audit log cannot take a record; the request it is about must then fail (5xx).
 #[derive(Debug, thiserror::Error)]

@@ -12,12 +12,17 @@
 //! - [`recognition`]: which city recognises which type from which city;
 //! - [`policy`]: the data-sharing policies: model, loading, decision, filtering and masks, rate
 //!   limits, and the security teams' tools (test cases, lint, diff, signing);
-//! - [`pki`]: the demo and test PKI, made by code (rcgen);
+//! - [`pki`]: the demo and test PKI in every algorithm, made by code (x509-cert);
 //! - [`audit`]: the hash-chained audit log: records, writer, verification;
+//! - [`stats`]: the statistics centre's figures (today's exchanges and verifications), fed by
+//!   audit records live and rebuilt from the day's log at start;
+//! - [`qr`]: licences as QR codes (byte mode, error correction M; SVG and PNG);
 //! - [`server`]: the gateway: TLS and client certificates, the HTTP API (licence verification and
-//!   the data exchange), upstreams, cache, metrics, reload, the demo;
+//!   the data exchange), the window desk, the statistics centre and hall screen, upstreams, cache,
+//!   metrics, reload, the demo;
 //! - [`cli`]: the `tongban` command line;
-//! - [`time`]: Unix time and the injectable clock.
+//! - [`time`]: Unix time and the injectable clock;
+//! - [`toml_file`]: TOML files into serde structs, every unknown key reported with its line.
 #![forbid(unsafe_code)]
 
 pub mod audit;
@@ -29,9 +34,12 @@ pub mod licence;
 pub mod lid;
 pub mod pki;
 pub mod policy;
+pub mod qr;
 pub mod recognition;
 pub mod server;
+pub mod stats;
 pub mod time;
+pub mod toml_file;
 pub mod trust;
 
 pub use licence::{Code, Verdict, Verifier};

@@ -1,15 +1,21 @@
-//! The gateway server: TLS and mTLS termination, the licence verification API, the verdict
-//! cache, metrics, reload and graceful shutdown.
+//! The gateway server: TLS and mTLS termination, the licence verification API, the data
+//! exchange, the window desk, the statistics centre, the verdict cache, metrics, reload and
+//! graceful shutdown.
 //!
 //! # Layout
-//! - [`config`]: the configuration file;
+//! - [`config`]: the configuration file, and [`config::check`]: every problem of it and of the
+//!   files it names at once (`tongban config check`, and `serve` before it starts);
 //! - [`tls`]: rustls configuration (ring, TLS 1.2/1.3, ALPN, client certificates);
 //! - [`caller`]: the calling department, from the verified client certificate only;
-//! - [`service`]: the `/v1` routes; [`problem`]: their errors as RFC 9457 documents, audit
-//!   decisions and metric labels; [`request_id`]: `X-Request-Id`;
-//! - [`exchange`]: the data exchange (authorise → forward → answer); [`upstream`]: the
-//!   upstreams' HTTP clients;
-//! - [`cache`]: the verdict cache; [`metrics`]: Prometheus; [`admin`]: the admin listener;
+//! - [`service`]: the public listener's routes; [`problem`]: their errors as RFC 9457
+//!   documents, audit decisions and metric labels; [`request_id`]: `X-Request-Id`;
+//! - [`exchange`]: `/v1/exchange/…` (authorise → forward → answer); [`upstream`]: the upstreams'
+//!   HTTP clients;
+//! - [`desk`]: the window desk (`/desk/`, 核验台) for clerks, under the `/v1` certificate rule;
+//! - [`admin`]: the admin listener; [`screen`]: its statistics centre (`/stats`, the event
+//!   stream, the hall screen `/screen`); [`web`]: what the two pages share (escaping, security
+//!   headers, compiled-in assets);
+//! - [`cache`]: the verdict cache; [`metrics`]: Prometheus;
 //! - [`state`]: shared state and reload; [`listener`]: accept loops, limits and draining;
 //! - [`demo`]: `tongban demo`.
 //!
@@ -21,15 +27,18 @@ pub mod cache;
 pub mod caller;
 pub mod config;
 pub mod demo;
+pub mod desk;
 pub mod exchange;
 pub mod listener;
 pub mod metrics;
 pub mod problem;
 pub mod request_id;
+pub mod screen;
 pub mod service;
 pub mod state;
 pub mod tls;
 pub mod upstream;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -157,10 +166,17 @@ pub async fn start_with_clock(
     })
 }
 
-/// `tongban serve --config FILE`: runs until SIGTERM or SIGINT; SIGHUP reloads.
+/// `tongban serve --config FILE`: checks the configuration and everything it names (every
+/// problem at once, [`config::check`]), then runs until SIGTERM or SIGINT; SIGHUP reloads.
 pub async fn serve(config_path: &Path) -> Result<(), ServerError> {
-    let config = Config::load(config_path)?;
-    let running = start(config).await?;
+    let path = config_path.to_path_buf();
+    let checked = tokio::task::spawn_blocking(move || config::check::check(&path))
+        .await
+        .map_err(|e| LoadSnapshotError::Task(e.to_string()))??;
+    for notice in &checked.notices {
+        tracing::warn!(notice = %notice, "configuration notice");
+    }
+    let running = start(checked.config).await?;
     let handle = running.handle();
     tokio::spawn(signals(handle)?);
     running.wait().await;

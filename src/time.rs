@@ -46,6 +46,27 @@ pub fn format_rfc3339(at: UnixTime) -> String {
         .unwrap_or_else(|| at.to_string())
 }
 
+/// Offset of China Standard Time (Asia/Shanghai: UTC+8, no daylight saving).
+pub const CST_OFFSET_SECS: i64 = 8 * 3600;
+
+/// `YYYY-MM-DD HH:MM:SS` in China Standard Time, as people in the halls read it; out-of-range
+/// values fall back to the number.
+pub fn format_cst(at: UnixTime) -> String {
+    OffsetDateTime::from_unix_timestamp(at.saturating_add(CST_OFFSET_SECS))
+        .map(|t| {
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            )
+        })
+        .unwrap_or_else(|_| at.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +78,7 @@ mod tests {
         assert_eq!(format_rfc3339(t), "2025-01-01T00:00:00Z");
         assert_eq!(parse_rfc3339("2025-01-01T08:00:00+08:00").unwrap(), t);
         assert!(parse_rfc3339("yesterday").is_err());
+        assert_eq!(format_cst(t), "2025-01-01 08:00:00");
+        assert_eq!(format_cst(t - 8 * 3600 - 1), "2024-12-31 23:59:59");
     }
 }

@@ -140,6 +140,13 @@ impl TrustStore {
         self.cities.get(code)
     }
 
+    /// Every city code present, sorted.
+    pub fn city_codes(&self) -> Vec<&str> {
+        let mut codes: Vec<&str> = self.cities.keys().map(String::as_str).collect();
+        codes.sort_unstable();
+        codes
+    }
+
     /// Signer certificates (from every city's `signers/`) whose `kid` is `kid`.
     pub fn signers_by_kid(&self, kid: &[u8; 8]) -> &[Arc<Cert>] {
         self.by_kid.get(kid).map(Vec::as_slice).unwrap_or_default()

@@ -412,21 +412,33 @@ fn cli_audit_verify_exit_codes() {
     };
     let ok = run(&path);
     assert_eq!(ok.status.code(), Some(0));
+    // the head hash: the SHA-256 of the last line, to keep elsewhere
+    let last = lines(&path).pop().unwrap();
+    let head = tongban::crypto::hex(&tongban::crypto::sha256(last.as_bytes()));
     assert_eq!(
-        String::from_utf8_lossy(&ok.stdout).trim(),
-        "4 records in 1 file, seq 1..4, intact"
+        String::from_utf8_lossy(&ok.stdout),
+        format!("4 records in 1 file, seq 1..4, intact\nhead {head}\n")
     );
     let mut all = lines(&path);
     all.swap(1, 2);
     write_lines(&path, &all);
     let bad = run(&path);
     assert_eq!(bad.status.code(), Some(1));
-    let said = String::from_utf8_lossy(&bad.stdout);
+    assert!(bad.stdout.is_empty());
+    let said = String::from_utf8_lossy(&bad.stderr);
     assert!(
-        said.contains("line 2 (seq 3)") && said.contains("reordered"),
+        said.starts_with("tongban: broken at ")
+            && said.contains("line 2 (seq 3)")
+            && said.contains("reordered"),
         "{said}"
     );
-    assert_eq!(run(&dir.path().join("none.jsonl")).status.code(), Some(2));
+    let none = run(&dir.path().join("none.jsonl"));
+    assert_eq!(none.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&none.stderr).starts_with("tongban: no audit log at `"),
+        "{}",
+        String::from_utf8_lossy(&none.stderr)
+    );
 }
 
 /// The child half of the crash test: appends from 4 threads, printing each seq once `append`

@@ -19,20 +19,115 @@ const SIGNER: [&str; 4] = [
 ];
 
 fn issue(extra: &[&str]) -> Output {
-    let mut args = vec!["licence", "issue"];
-    args.extend(SIGNER);
-    args.extend([
-        "--type",
-        "BUSINESS_LICENCE",
+    let mut args = vec![
         "--holder-name",
         "湖北示例科技有限公司",
         "--holder-id",
         "91420100MA4K12345K",
         "--holder-id-type",
         "USCC",
-    ]);
+    ];
+    args.extend(FIELDS);
     args.extend(extra);
-    tongban(&args)
+    issue_with(&args)
+}
+
+/// Every required field of a business licence.
+const FIELDS: [&str; 10] = [
+    "--field",
+    "统一社会信用代码=91420100MA4K12345K",
+    "--field",
+    "名称=湖北示例科技有限公司",
+    "--field",
+    "法定代表人=张三",
+    "--field",
+    "住所=武汉市江汉区示例路1号",
+    "--field",
+    "经营范围=软件开发",
+];
+
+/// `licence issue` of a business licence with `args` after the signer.
+fn issue_with(args: &[&str]) -> Output {
+    let mut all = vec!["licence", "issue"];
+    all.extend(SIGNER);
+    all.extend(["--type", "BUSINESS_LICENCE"]);
+    all.extend(args);
+    tongban(&all)
+}
+
+#[test]
+fn required_fields_left_out_are_an_error_unless_placeholders_are_asked_for() {
+    let out = issue_with(&[
+        "--serial",
+        "7",
+        "--holder-name",
+        "湖北示例科技有限公司",
+        "--holder-id",
+        &tongban::pki::demo::demo_org_id("420100", 77),
+        "--holder-id-type",
+        "USCC",
+        "--field",
+        "名称=湖北示例科技有限公司",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "tongban: --type BUSINESS_LICENCE needs the field(s) 统一社会信用代码, 法定代表人, 住所, 经营范围: \
+         add `--field NAME=VALUE` for each (or --placeholders to fill them with `示例…` for testing)\n"
+    );
+    let out = issue_with(&[
+        "--serial",
+        "7",
+        "--holder-name",
+        "湖北示例科技有限公司",
+        "--holder-id",
+        &tongban::pki::demo::demo_org_id("420100", 77),
+        "--holder-id-type",
+        "USCC",
+        "--placeholders",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "tongban: notice: placeholders for 统一社会信用代码, 名称, 法定代表人, 住所, 经营范围 (for testing only)\n"
+    );
+}
+
+#[test]
+fn a_holder_id_with_a_bad_check_digit_is_signed_with_a_warning() {
+    let good = tongban::pki::demo::demo_org_id("420100", 77);
+    let mut bad = good.clone();
+    let last = if bad.ends_with('0') { "1" } else { "0" };
+    bad.replace_range(17.., last);
+    for (id, warned) in [(good.as_str(), false), (bad.as_str(), true)] {
+        let mut args = vec![
+            "--serial",
+            "7",
+            "--holder-name",
+            "湖北示例科技有限公司",
+            "--holder-id",
+            id,
+            "--holder-id-type",
+            "USCC",
+        ];
+        args.extend(FIELDS);
+        let out = issue_with(&args);
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+        let said = String::from_utf8_lossy(&out.stderr);
+        if warned {
+            assert_eq!(
+                said,
+                "tongban: warning: --holder-id fails the check digit of a unified social credit \
+                 code (GB 32100); verifiers will warn HOLDER_ID_CHECK (signed anyway: some legal \
+                 codes fail it)\n"
+            );
+            assert!(!said.contains(id), "the id is never printed");
+        } else {
+            assert_eq!(said, "");
+        }
+    }
 }
 
 /// The lid claim of a compact JWS.
@@ -138,6 +233,7 @@ fn sm2_signers_issue_sm2_licences() {
             "--holder-id-type",
             "USCC",
         ];
+        args.extend(FIELDS);
         args.extend(alg);
         tongban(&args)
     };

@@ -1,7 +1,7 @@
-//! Differential test of chain verdicts against `openssl verify` (docs/conformance-openssl.md).
+//! Differential test of chain verdicts against `openssl verify` (docs/conformance.md).
 //!
 //! A seeded xorshift generator builds a few hundred certificate chains with `tongban::pki`
-//! (rcgen), each with one or two mutations (validity windows, CA flags, path length, key usage,
+//! (x509-cert), each with one or two mutations (validity windows, CA flags, path length, key usage,
 //! wrong issuer key, missing intermediate, CRL entries, depth, signing profile, city binding).
 //! For each case a trust directory is written, a valid licence is signed with the leaf, and our
 //! verdict (no chain code among `CHAIN_UNTRUSTED`, `CERT_NOT_VALID_AT_ISSUANCE`, `CERT_REVOKED`,
@@ -10,30 +10,30 @@
 //!
 //! `TONGBAN_DIFF_CASES` and `TONGBAN_DIFF_SEED` override the case count and seed.
 
+#[path = "common/differential.rs"]
+mod differential;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::Instant;
 
+use differential::{
+    case_draft, crl_by, env_or, expire_before_iat, openssl, openssl_version, our_code_for,
+    parse_openssl_errors, run_on_workers, signer_spec, start_after_iat, verbose, window, Rng, CITY,
+    DAY, IAT, NOW,
+};
+
 use tongban::catalog::Catalog;
-use tongban::licence::issue::{Draft, LicenceSigner, SignerHeader};
+use tongban::licence::issue::{LicenceSigner, SignerHeader};
 use tongban::pki::demo::demo_org_id;
 use tongban::pki::{
-    CaKind, CertSpec, Crl, Issued, KeyAlg, KeyUsage, Reason, RevokedCert, TrustDirWriter, UnixTime,
+    CaKind, CertSpec, Issued, KeyAlg, KeyUsage, Reason, RevokedCert, TrustDirWriter, UnixTime,
 };
 use tongban::{Code, Verifier};
 
 const DEFAULT_CASES: usize = 600;
 const DEFAULT_SEED: u64 = 0x7f4a_7c15_9e37_79b9;
-/// 2025-06-15T15:06:40Z.
-const IAT: UnixTime = 1_750_000_000;
-const DAY: i64 = 86_400;
-/// The verifying "today": later than every revocation date generated.
-const NOW: UnixTime = IAT + 200 * DAY;
-const CITY: &str = "420100";
 const OTHER_CITY: &str = "420200";
 const CHAIN_CODES: [Code; 4] = [
     Code::ChainUntrusted,
@@ -42,7 +42,7 @@ const CHAIN_CODES: [Code; 4] = [
     Code::SignerNotEligible,
 ];
 
-// Deliberate differences, by name (the table of docs/conformance-openssl.md).
+// Deliberate differences, by name (the table of docs/conformance.md).
 const D_CITY: &str = "city binding: the chain must end at an anchor of the signer's own city";
 const D_PROFILE_CA: &str = "signing profile: a licence signer must not be a CA";
 const D_PROFILE_OU: &str =
@@ -54,32 +54,6 @@ const D_REVOKED_LATER: &str =
     "revocation with a non-compromise reason dated after iat does not revoke (contract section 2)";
 const D_CA_NO_KU: &str =
     "x509_strict wants keyUsage on every CA; the contract only needs keyCertSign when present";
-
-/// Small deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())]
-    }
-    fn span(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next() % (hi - lo) as u64) as i64
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -213,17 +187,8 @@ fn generate(id: usize, rng: &mut Rng) -> Case {
         };
     }
     let mut slots = Vec::with_capacity(n + 2);
-    let nb = IAT - rng.span(30, 3000) * DAY;
-    let na = IAT + rng.span(30, 3000) * DAY;
-    let signer = CertSpec::signer(
-        CITY,
-        "MARKET_REG",
-        "武汉市市场监督管理局",
-        &demo_org_id(CITY, 7),
-        nb + rng.span(0, 20) * DAY,
-        na - rng.span(0, 20) * DAY,
-    );
-    slots.push(signer);
+    let (nb, na) = window(rng);
+    slots.push(signer_spec(nb, na, rng));
     for k in 1..=n {
         let mut spec = CertSpec::intermediate(
             CITY,
@@ -275,16 +240,12 @@ fn generate(id: usize, rng: &mut Rng) -> Case {
         match kind {
             Kind::Expired => {
                 let i = rng.below(n + 2);
-                let spec = &mut slots[i].spec;
-                spec.not_after = IAT - rng.span(1, 400 * DAY);
-                spec.not_before = spec.not_before.min(spec.not_after - DAY);
+                expire_before_iat(&mut slots[i].spec, rng);
                 case.desc.push(format!("cert {i} expired before iat"));
             }
             Kind::NotYetValid => {
                 let i = rng.below(n + 2);
-                let spec = &mut slots[i].spec;
-                spec.not_before = IAT + rng.span(1, 400 * DAY);
-                spec.not_after = spec.not_after.max(spec.not_before + DAY);
+                start_after_iat(&mut slots[i].spec, rng);
                 case.desc.push(format!("cert {i} not yet valid at iat"));
             }
             Kind::NotAfterIsIat => {
@@ -477,12 +438,6 @@ fn other_alg(alg: KeyAlg) -> KeyAlg {
     }
 }
 
-fn crl_of(ca: &Issued, entries: &[RevokedCert], plan: CrlPlan, number: u64) -> Crl {
-    ca.crl(entries, plan.this_update, NOW + 30 * DAY, number)
-        .or_else(|_| ca.crl_unchecked(entries, plan.this_update, NOW + 30 * DAY, number))
-        .expect("crl signs")
-}
-
 fn run_case(case: &Case, catalog: &Catalog) -> Outcome {
     let dir = tempfile::tempdir().expect("tempdir");
     let n = case.slots.len() - 2;
@@ -568,7 +523,7 @@ fn run_case(case: &Case, catalog: &Catalog) -> Outcome {
                     reason: r.reason,
                 })
                 .collect();
-            let crl = crl_of(ca, &entries, plan, 1 + ca_ix as u64);
+            let crl = crl_by(ca, &entries, plan.this_update, 1 + ca_ix as u64);
             trust
                 .add_crl(CITY, &format!("ca-{ca_ix}"), &crl.pem())
                 .expect("write crl");
@@ -579,18 +534,9 @@ fn run_case(case: &Case, catalog: &Catalog) -> Outcome {
     // the licence: valid in every respect but its chain
     let signer = LicenceSigner::new(&issued[0].key_pem(), &x5c, None, SignerHeader::X5c)
         .expect("licence signer");
-    let draft = Draft {
-        ltype: "BUSINESS_LICENCE".into(),
-        serial: format!("2025{:06}", case.id),
-        holder_name: "湖北示例科技有限公司".into(),
-        holder_id: demo_org_id(CITY, 5000 + case.id),
-        holder_id_type: "USCC".into(),
-        iat: IAT,
-        nbf: None,
-        exp: None,
-        fields: serde_json::Map::new(),
-    };
-    let licence = draft.issue(catalog, &signer).expect("licence signs");
+    let licence = case_draft(case.id)
+        .issue(catalog, &signer)
+        .expect("licence signs");
     let verifier = Verifier::load(&trust_dir, None).expect("trust dir loads");
     let signer_city = case.slots[0].spec.subject.city.clone().unwrap_or_default();
     let verdict = verifier.verify(licence.as_bytes(), &signer_city, NOW);
@@ -647,11 +593,7 @@ fn run_case(case: &Case, catalog: &Catalog) -> Outcome {
         args.extend(["-CRLfile".into(), "crls.pem".into()]);
     }
     args.push("signer.pem".into());
-    let out = Command::new("openssl")
-        .args(&args)
-        .current_dir(files)
-        .output()
-        .expect("openssl runs");
+    let out = openssl(files, &args);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let openssl_ok = out.status.success() && stdout.contains("signer.pem: OK");
@@ -689,34 +631,6 @@ fn run_case(case: &Case, catalog: &Catalog) -> Outcome {
         facts,
         crl_after_iat: case.crls.is_some_and(|p| p.this_update > IAT),
         city_mismatch: case.city_mismatch,
-    }
-}
-
-/// `error N at D depth lookup: message` lines of `openssl verify`.
-fn parse_openssl_errors(stderr: &str) -> Vec<(u32, usize, String)> {
-    stderr
-        .lines()
-        .filter_map(|line| {
-            let rest = line.split("error ").nth(1)?;
-            let (code, rest) = rest.split_once(" at ")?;
-            let (depth, rest) = rest.split_once(" depth lookup: ")?;
-            Some((
-                code.parse().ok()?,
-                depth.parse().ok()?,
-                rest.trim().to_owned(),
-            ))
-        })
-        .collect()
-}
-
-/// Our chain code for an openssl error (`None`: a CRL-availability error with no counterpart).
-fn our_code_for(code: u32, depth: usize) -> Option<Code> {
-    match code {
-        9 | 10 => Some(Code::CertNotValidAtIssuance),
-        23 => Some(Code::CertRevoked),
-        26 if depth == 0 => Some(Code::SignerNotEligible),
-        3 | 11 | 12 => None,
-        _ => Some(Code::ChainUntrusted),
     }
 }
 
@@ -787,52 +701,16 @@ fn classify(o: &Outcome) -> Result<Vec<&'static str>, String> {
     Ok(reasons)
 }
 
-fn openssl_version() -> String {
-    match Command::new("openssl").arg("version").output() {
-        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().to_owned(),
-        Ok(out) => panic!(
-            "`openssl version` failed ({}): the differential test needs the openssl command \
-             (Debian package `openssl`, listed in .ci/apt-packages)",
-            out.status
-        ),
-        Err(e) => panic!(
-            "cannot run `openssl` ({e}): the differential test needs the openssl command \
-             (Debian package `openssl`, listed in .ci/apt-packages)"
-        ),
-    }
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 #[test]
 fn chain_verdicts_agree_with_openssl() {
     let started = Instant::now();
     let version = openssl_version();
     let cases_wanted: usize = env_or("TONGBAN_DIFF_CASES", DEFAULT_CASES);
     let seed: u64 = env_or("TONGBAN_DIFF_SEED", DEFAULT_SEED);
-    let mut rng = Rng(seed.max(1));
+    let mut rng = Rng::new(seed);
     let cases: Vec<Case> = (0..cases_wanted).map(|id| generate(id, &mut rng)).collect();
     let catalog = Catalog::embedded().expect("catalog");
-    let next = AtomicUsize::new(0);
-    let outcomes = Mutex::new(Vec::with_capacity(cases.len()));
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(case) = cases.get(i) else { break };
-                let outcome = run_case(case, &catalog);
-                outcomes.lock().expect("lock").push(outcome);
-            });
-        }
-    });
-    let mut outcomes = outcomes.into_inner().expect("lock");
-    outcomes.sort_by_key(|o| o.case_id);
+    let outcomes = run_on_workers(&cases, |case| run_case(case, &catalog));
 
     let mut both_valid = 0;
     let mut both_invalid = 0;
@@ -901,7 +779,7 @@ fn chain_verdicts_agree_with_openssl() {
     }
     eprintln!("certificates by key algorithm: {per_alg:?}");
     eprintln!("time: {:.1} s", started.elapsed().as_secs_f64());
-    if std::env::var_os("TONGBAN_DIFF_VERBOSE").is_some() {
+    if verbose() {
         for o in &outcomes {
             eprintln!(
                 "case {} [{}] ours {:?} openssl {} {:?}",

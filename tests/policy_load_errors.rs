@@ -52,7 +52,7 @@ fn the_good_file_loads() {
 #[test]
 fn each_error_names_file_and_line() {
     let cases = [
-        (GOOD.replace("legal", "x").replace("methods = [\"GET\"]", "methods = [\"GET\"]\ncolour = \"red\""), "items/x.toml:9: unknown field `colour`"),
+        (GOOD.replace("legal", "x").replace("methods = [\"GET\"]", "methods = [\"GET\"]\ncolour = \"red\""), "items/x.toml:9: unknown key `item[1].colour`"),
         (GOOD.replace("421200/HOUSING_FUND", "999999/HOUSING_FUND"), "items/x.toml:6: unknown city `999999`"),
         (GOOD.replace("*/HOUSING_FUND", "*/SPACE_AGENCY"), "items/x.toml:13: unknown department kind `SPACE_AGENCY`"),
         (format!("{GOOD}require_licence = \"FISHING_PERMIT\"\n"), "items/x.toml:16: licence type `FISHING_PERMIT` is not in the catalog"),

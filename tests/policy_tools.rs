@@ -360,7 +360,7 @@ fn signed_sets_fail_when_a_file_is_tampered_added_or_removed() {
         let (code, _, err) =
             tongban(&["policy", "sign", &path(&dir), "--cert", cert, "--key", key]);
         assert_eq!(code, 0, "{err}");
-        let (code, out, _) = tongban(&["policy", "verify-signature", &path(&dir)]);
+        let (code, _, out) = tongban(&["policy", "verify-signature", &path(&dir)]);
         assert_eq!(code, 0, "{out}");
         dir
     };
@@ -370,7 +370,7 @@ fn signed_sets_fail_when_a_file_is_tampered_added_or_removed() {
         scenario("union-and-masks", "policy.toml").replace("100/min", "1000/min"),
     )
     .unwrap();
-    let (code, out, _) = tongban(&["policy", "verify-signature", &path(&dir)]);
+    let (code, _, out) = tongban(&["policy", "verify-signature", &path(&dir)]);
     assert_eq!(
         (code, out.contains("`items/med.toml` changed")),
         (1, true),
@@ -378,7 +378,7 @@ fn signed_sets_fail_when_a_file_is_tampered_added_or_removed() {
     );
     let dir = fresh();
     std::fs::write(dir.path().join("items/extra.toml"), "").unwrap();
-    let (code, out, _) = tongban(&["policy", "verify-signature", &path(&dir)]);
+    let (code, _, out) = tongban(&["policy", "verify-signature", &path(&dir)]);
     assert_eq!(
         (code, out.contains("`items/extra.toml` added")),
         (1, true),
@@ -386,7 +386,7 @@ fn signed_sets_fail_when_a_file_is_tampered_added_or_removed() {
     );
     let dir = fresh();
     std::fs::remove_file(dir.path().join("items/tax.toml")).unwrap();
-    let (code, out, _) = tongban(&["policy", "verify-signature", &path(&dir)]);
+    let (code, _, out) = tongban(&["policy", "verify-signature", &path(&dir)]);
     assert_eq!(
         (code, out.contains("`items/tax.toml` removed")),
         (1, true),
@@ -394,7 +394,7 @@ fn signed_sets_fail_when_a_file_is_tampered_added_or_removed() {
     );
     // a licence signer of another department may not sign policy sets
     let dir = fresh();
-    let (code, _, _) = tongban(&[
+    let (code, _, err) = tongban(&[
         "policy",
         "sign",
         &path(&dir),
@@ -404,11 +404,29 @@ fn signed_sets_fail_when_a_file_is_tampered_added_or_removed() {
         "certs/demo/signers/420100-MARKET_REG.key",
     ]);
     assert_eq!(code, 0);
-    let (code, out, _) = tongban(&["policy", "verify-signature", &path(&dir)]);
+    // signing succeeds, but says that the gateway will refuse it
+    assert!(
+        err.ends_with(
+            "tongban: warning: the signer's department kind `MARKET_REG` is not among those the \
+             gateway accepts by default (GOV_SERVICE): a gateway with `require_signed_policies` \
+             refuses this set unless `[policies] signers` lists `MARKET_REG`\n"
+        ),
+        "{err}"
+    );
+    let (code, _, out) = tongban(&["policy", "verify-signature", &path(&dir)]);
     assert_eq!(
-        (code, out.contains("department `MARKET_REG`")),
+        (
+            code,
+            out.starts_with("tongban: not accepted: ") && out.contains("department `MARKET_REG`")
+        ),
         (1, true),
         "{out}"
+    );
+    // a trust directory that is not there is an I/O error, as in `verify`
+    let (code, _, err) = tongban(&["policy", "verify-signature", &path(&dir), "--trust", "none"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (2, "tongban: no trust directory at `none`: run from the repository root, or pass --trust DIR\n")
     );
 }
 
@@ -481,7 +499,7 @@ fn generate_writes_a_set_that_checks_with_its_upstreams() {
     let (code, _, stderr) = tongban(&["policy", "check", &dir_s, "--config", &path_of(&config)]);
     assert_eq!(code, 0, "{stderr}");
     assert!(
-        stderr.contains("40 item(s) checked: 0 error(s)"),
+        stderr.contains("40 item(s) loaded from 18 file(s): 0 error(s)"),
         "{stderr}"
     );
     // without the upstreams the gateway would refuse the set
@@ -529,7 +547,7 @@ fn generate_refuses_a_non_empty_directory_unless_forced() {
     assert_eq!(code, 0, "{stderr}");
     let (code, _, stderr) = tongban(&["policy", "check", &dir]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("3 item(s) checked"), "{stderr}");
+    assert!(stderr.contains("3 item(s) loaded from"), "{stderr}");
     assert_eq!(
         std::fs::read_to_string(tmp.path().join("notes.txt")).unwrap(),
         "mine"

@@ -509,14 +509,7 @@ async fn serve_reloads_on_sighup_and_exits_0_on_sigterm() {
     let pki = Pki::shared();
     let temp = tempfile::tempdir().unwrap();
     let dir = pki.copy(&temp.path().join("pki"));
-    let config_path = dir.join("tongban.toml");
-    std::fs::write(
-        &config_path,
-        "[listen]\npublic = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n\n\
-         [tls]\ncert = \"server/server-chain.pem\"\nkey = \"server/server.key\"\n\n\
-         [trust]\ndir = \"trust\"\n\n[audit]\npath = \"audit.jsonl\"\n",
-    )
-    .unwrap();
+    let config_path = common::write_serve_config(&dir, "");
     let common::ServeProcess {
         mut child,
         pid,

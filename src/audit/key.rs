@@ -23,18 +23,24 @@ pub struct AuditKey(hmac::Key);
 /// Why a key cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("audit key is {len} bytes, at least {AUDIT_KEY_MIN_BYTES} required")]
+    #[error("{len} bytes, at least {AUDIT_KEY_MIN_BYTES} required")]
     TooShort { len: usize },
-    #[error("audit key is neither hex nor base64")]
+    #[error("neither hex nor base64")]
     Encoding,
-    #[error("audit key file `{}` is larger than {KEY_FILE_MAX_BYTES} bytes", .path.display())]
-    FileTooLarge { path: PathBuf },
-    #[error("audit key file `{}`: {source}", .path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("larger than {KEY_FILE_MAX_BYTES} bytes")]
+    FileTooLarge,
+    #[error("{0}")]
+    Io(#[source] std::io::Error),
+}
+
+/// A secret file that cannot be used, named with what it is for (`mask key`, `audit key`).
+#[derive(Debug, thiserror::Error)]
+#[error("{what} `{}`: {source}", .path.display())]
+pub struct SecretFileError {
+    pub what: &'static str,
+    pub path: PathBuf,
+    #[source]
+    pub source: KeyError,
 }
 
 /// The bytes of a secret written as hex (tried first) or standard base64, at least
@@ -52,19 +58,20 @@ pub fn parse_secret(text: &str) -> Result<Vec<u8>, KeyError> {
     Ok(bytes)
 }
 
-/// A secret read from a (small) file; see [`parse_secret`].
-pub fn read_secret(path: &Path) -> Result<Vec<u8>, KeyError> {
-    let io = |source| KeyError::Io {
+/// A secret read from a (small) file, `what` naming its use in errors; see [`parse_secret`].
+pub fn read_secret(path: &Path, what: &'static str) -> Result<Vec<u8>, SecretFileError> {
+    let read = || {
+        let len = std::fs::metadata(path).map_err(KeyError::Io)?.len();
+        if len > KEY_FILE_MAX_BYTES {
+            return Err(KeyError::FileTooLarge);
+        }
+        parse_secret(&std::fs::read_to_string(path).map_err(KeyError::Io)?)
+    };
+    read().map_err(|source| SecretFileError {
+        what,
         path: path.to_owned(),
         source,
-    };
-    let len = std::fs::metadata(path).map_err(io)?.len();
-    if len > KEY_FILE_MAX_BYTES {
-        return Err(KeyError::FileTooLarge {
-            path: path.to_owned(),
-        });
-    }
-    parse_secret(&std::fs::read_to_string(path).map_err(io)?)
+    })
 }
 
 impl AuditKey {
@@ -83,8 +90,13 @@ impl AuditKey {
     }
 
     /// A key from a file holding its text (see [`AuditKey::from_secret`]).
-    pub fn from_file(path: &Path) -> Result<Self, KeyError> {
-        Self::from_bytes(&read_secret(path)?)
+    pub fn from_file(path: &Path) -> Result<Self, SecretFileError> {
+        let bytes = read_secret(path, "audit key")?;
+        Self::from_bytes(&bytes).map_err(|source| SecretFileError {
+            what: "audit key",
+            path: path.to_owned(),
+            source,
+        })
     }
 
     /// The keyed hash of a personal identifier (resident id, subject id): HMAC-SHA256 over the
@@ -160,9 +172,8 @@ mod tests {
         let path = dir.path().join("audit.key");
         std::fs::write(&path, format!("{HEX_KEY}\n")).unwrap();
         assert!(AuditKey::from_file(&path).is_ok());
-        assert!(matches!(
-            AuditKey::from_file(&dir.path().join("none")),
-            Err(KeyError::Io { .. })
-        ));
+        let missing = AuditKey::from_file(&dir.path().join("none")).unwrap_err();
+        assert!(matches!(missing.source, KeyError::Io(_)));
+        assert!(missing.to_string().starts_with("audit key `"), "{missing}");
     }
 }

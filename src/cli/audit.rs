@@ -5,13 +5,14 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use super::fail;
+use super::{fail, reject};
 use crate::audit::{verify, VerifyError};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check the hash chain of FILE and its rotated segments FILE.1, FILE.2, …; exit 0 intact,
-    /// 1 broken (says where), 2 usage or I/O.
+    /// Check the hash chain of FILE and its rotated segments FILE.1, FILE.2, …, and print the
+    /// head hash (the SHA-256 of the last record: keep it elsewhere to detect a rewritten or
+    /// truncated end); exit 0 intact, 1 broken (says where, on standard error), 2 usage or I/O.
     Verify {
         /// The audit log (the current file, as in `[audit] path`).
         #[arg(value_name = "FILE")]
@@ -23,13 +24,10 @@ pub fn run(command: Command) -> ExitCode {
     match command {
         Command::Verify { file } => match verify(&file) {
             Ok(summary) => {
-                println!("{summary}");
+                println!("{summary}\nhead {}", summary.head);
                 ExitCode::SUCCESS
             }
-            Err(VerifyError::Broken(b)) => {
-                println!("broken at {b}");
-                ExitCode::FAILURE
-            }
+            Err(VerifyError::Broken(b)) => reject(format!("broken at {b}")),
             Err(e) => fail(e),
         },
     }

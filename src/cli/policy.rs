@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 
-use super::fail;
+use super::{city_list, fail, reject, require_dir, EXIT_NOT_ACCEPTED};
 use crate::catalog::Catalog;
 use crate::licence::Verifier;
 use crate::policy::decide::{check_permit, forbid_matches, Decision};
@@ -24,10 +24,10 @@ use crate::time::{Clock, SystemClock};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Validate and lint the policy files; exit 0 ok, 1 findings.
+    /// Validate and lint the policy files; exit 0 ok, 1 findings, 2 usage or I/O.
     Check {
-        /// Policies directory.
-        #[arg(default_value = "policies")]
+        /// Policies directory (catalog/, recognition.toml, items/).
+        #[arg(value_name = "DIR", default_value = "policies")]
         dir: PathBuf,
         /// Server configuration: also check every item's upstream against it.
         #[arg(long, value_name = "FILE")]
@@ -35,21 +35,28 @@ pub enum Command {
         /// Warnings count as findings (exit 1).
         #[arg(long)]
         deny_warnings: bool,
+        /// `text`: one finding per line, `FILE:LINE: severity[CODE]: message`; `json`: an
+        /// array of {severity, code, file, line, message}.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
-    /// Show the decision for one request, every candidate rule and its conditions.
+    /// Show the decision for one request, every candidate rule and its conditions; exit 0, 2
+    /// usage or I/O (an unknown city, department kind or item among them).
     Explain {
-        #[arg(default_value = "policies")]
+        /// Policies directory (catalog/, recognition.toml, items/).
+        #[arg(value_name = "DIR", default_value = "policies")]
         dir: PathBuf,
         /// The calling department, CITY/DEPT (e.g. 420100/HOUSING_FUND).
         #[arg(long, value_name = "CITY/DEPT")]
         caller: String,
+        /// The item's id, e.g. HPF-DEPOSIT-QUERY-XN.
         #[arg(long, value_name = "ID")]
         item: String,
-        #[arg(long)]
+        /// The purpose the caller states (`X-Purpose`), e.g. HPF_WITHDRAWAL.
+        #[arg(long, value_name = "PURPOSE")]
         purpose: String,
-        #[arg(long, default_value = "GET")]
+        /// The HTTP method of the request.
+        #[arg(long, value_name = "METHOD", default_value = "GET")]
         method: String,
         /// A subject licence (compact JWS) verified for the caller's city.
         #[arg(long, value_name = "FILE")]
@@ -60,32 +67,44 @@ pub enum Command {
         /// The day to decide for (YYYY-MM-DD); default today (China Standard Time).
         #[arg(long, value_name = "DATE")]
         date: Option<String>,
+        /// `text`: the decision and a table of rules; `json`: the same as one object.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
-    /// Run the policy test cases of `<DIR>/tests/*.toml`; exit 0 pass, 1 fail.
+    /// Run the policy test cases of `<DIR>/tests/*.toml`; exit 0 pass, 1 fail, 2 usage or I/O.
     Test {
-        #[arg(default_value = "policies")]
+        /// Policies directory (catalog/, recognition.toml, items/, tests/).
+        #[arg(value_name = "DIR", default_value = "policies")]
         dir: PathBuf,
         /// Fail when fewer than this percentage of rules determine at least one case.
         #[arg(long, value_name = "PERCENT")]
         fail_under: Option<f64>,
+        /// `text`: failures, uncovered rules and a summary line; `json`: the same as one object.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
-    /// What each caller gains or loses between two policy directories, per item and field.
+    /// What each caller gains or loses between two policy directories, per item and field;
+    /// exit 0, 2 usage or I/O.
     Diff {
+        /// The policies directory in force (e.g. `policies`).
+        #[arg(value_name = "OLD")]
         old: PathBuf,
+        /// The proposed policies directory.
+        #[arg(value_name = "NEW")]
         new: PathBuf,
         /// The day to compare on (YYYY-MM-DD); default today (China Standard Time).
         #[arg(long, value_name = "DATE")]
         date: Option<String>,
+        /// `text`: rule changes, then a table of access changes; `json`: the same with a
+        /// `widens` flag per change.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
-    /// Sign the policy set of DIR: writes DIR/policy-set.jws over every file's SHA-256.
+    /// Sign the policy set of DIR: writes DIR/policy-set.jws over every file's SHA-256; warns
+    /// when the signer's department kind is not one the gateway accepts by default.
     Sign {
-        #[arg(default_value = "policies")]
+        /// Policies directory to sign.
+        #[arg(value_name = "DIR", default_value = "policies")]
         dir: PathBuf,
         /// The security team's certificate chain (PEM, signer first).
         #[arg(long, value_name = "PEM")]
@@ -94,10 +113,13 @@ pub enum Command {
         #[arg(long, value_name = "PEM")]
         key: PathBuf,
     },
-    /// Check DIR/policy-set.jws as the gateway does with `require_signed_policies`.
+    /// Check DIR/policy-set.jws as the gateway does with `require_signed_policies`; exit 0
+    /// accepted, 1 not accepted, 2 usage or I/O.
     VerifySignature {
-        #[arg(default_value = "policies")]
+        /// Policies directory holding policy-set.jws.
+        #[arg(value_name = "DIR", default_value = "policies")]
         dir: PathBuf,
+        /// Trust directory the signer's certificate must chain into (its own city's anchor).
         #[arg(long, value_name = "DIR", default_value = "certs/demo/trust")]
         trust: PathBuf,
     },
@@ -175,10 +197,14 @@ fn upstream_names(config: &Path) -> Result<HashSet<String>, String> {
 }
 
 fn check(dir: &Path, config: Option<&Path>, deny_warnings: bool, format: Format) -> ExitCode {
+    if let Err(e) = require_dir(dir, "policies directory", "the policies directory (DIR)") {
+        return fail(e);
+    }
     let upstreams = match config.map(upstream_names).transpose() {
         Ok(u) => u,
         Err(e) => return fail(e),
     };
+    let files = crate::policy::load::policy_files(dir).map_or(0, |f| f.len());
     // (severity, code, file, line, message)
     let mut findings: Vec<(&str, &str, String, u64, String)> = Vec::new();
     let catalog = match Catalog::load(dir) {
@@ -210,11 +236,14 @@ fn check(dir: &Path, config: Option<&Path>, deny_warnings: bool, format: Format)
                         .map(|w| ("warning", w.code, w.file, w.line, w.message)),
                 );
             }
-            Err(e) => findings.extend(
-                e.problems
-                    .into_iter()
-                    .map(|p| ("error", "POLICY", p.file, p.line, p.message)),
-            ),
+            Err(e) => {
+                items = e.items;
+                findings.extend(
+                    e.problems
+                        .into_iter()
+                        .map(|p| ("error", "POLICY", p.file, p.line, p.message)),
+                )
+            }
         }
     }
     let errors = findings.iter().filter(|f| f.0 == "error").count();
@@ -234,30 +263,81 @@ fn check(dir: &Path, config: Option<&Path>, deny_warnings: bool, format: Format)
             for (severity, code, file, line, message) in &findings {
                 println!("{file}:{line}: {severity}[{code}]: {message}");
             }
-            eprintln!("tongban: {items} item(s) checked: {errors} error(s), {warnings} warning(s)");
+            eprintln!(
+                "tongban: {items} item(s) loaded from {files} file(s): {errors} error(s), \
+                 {warnings} warning(s)"
+            );
         }
     }
     if errors > 0 || (deny_warnings && warnings > 0) {
-        ExitCode::from(1)
+        ExitCode::from(EXIT_NOT_ACCEPTED)
     } else {
         ExitCode::SUCCESS
     }
 }
 
 fn load(dir: &Path) -> Result<(Catalog, PolicySet), String> {
+    require_dir(dir, "policies directory", "the policies directory (DIR)")?;
     let catalog = Catalog::load(dir).map_err(|e| e.to_string())?;
     let set = PolicySet::load(dir, &catalog, None).map_err(|e| e.to_string())?;
     Ok((catalog, set))
 }
 
-fn parse_caller(text: &str) -> Result<Party, String> {
+/// `CITY/DEPT` of the catalog's cities and department kinds (a `*` is no caller).
+fn parse_caller(text: &str, catalog: &Catalog) -> Result<Party, String> {
     let (city, department) = text
         .split_once('/')
         .ok_or_else(|| format!("--caller `{text}` is not CITY/DEPT"))?;
+    if catalog.city(city).is_none() {
+        return Err(format!(
+            "--caller `{text}`: `{city}` is not a city of the catalog; one of {}",
+            city_list(catalog)
+        ));
+    }
+    if catalog.department(department).is_none() {
+        let kinds: Vec<&str> = catalog
+            .departments()
+            .iter()
+            .map(|d| d.code.as_str())
+            .collect();
+        return Err(format!(
+            "--caller `{text}`: `{department}` is not a department kind of the catalog; {}",
+            suggest(department, &kinds)
+        ));
+    }
     Ok(Party {
         city: city.into(),
         department: department.into(),
     })
+}
+
+/// `did you mean `X`?` for a close candidate, else the list of them all.
+fn suggest(given: &str, candidates: &[&str]) -> String {
+    let close = candidates
+        .iter()
+        .map(|c| (edit_distance(given, c), *c))
+        .filter(|(d, _)| *d <= 3)
+        .min();
+    match close {
+        Some((_, c)) => format!("did you mean `{c}`?"),
+        None => format!("one of {}", candidates.join(", ")),
+    }
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
 }
 
 fn parse_date(text: &str) -> Result<Day, String> {
@@ -287,14 +367,23 @@ fn explain(
     format: Format,
 ) -> ExitCode {
     let result = (|| -> Result<serde_json::Value, String> {
-        let (_, set) = load(dir)?;
-        let caller = parse_caller(caller)?;
+        let (catalog, set) = load(dir)?;
+        let caller = parse_caller(caller, &catalog)?;
+        if set.item(item_id).is_none() {
+            let ids: Vec<&str> = set.items().iter().map(|i| i.id.as_str()).collect();
+            return Err(format!(
+                "--item `{item_id}` is not an item of `{}`; {}",
+                dir.display(),
+                suggest(item_id, &ids)
+            ));
+        }
         let today = date.map(parse_date).transpose()?.unwrap_or_else(today);
         let mut licence_note = json!(null);
         let ltype = match licence {
             None => None,
             Some(file) => {
                 let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+                require_dir(trust, "trust directory", "--trust DIR")?;
                 let verifier = Verifier::load(trust, Some(dir)).map_err(|e| e.to_string())?;
                 let verdict = verifier.verify(&bytes, &caller.city, SystemClock.now());
                 licence_note = json!({"valid": verdict.valid, "ltype": verdict.ltype, "errors": verdict.errors.iter().map(|e| e.code.as_str()).collect::<Vec<_>>()});
@@ -524,7 +613,7 @@ fn test(dir: &Path, fail_under: Option<f64>, format: Format) -> ExitCode {
     if failed.is_empty() && !under {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(1)
+        ExitCode::from(EXIT_NOT_ACCEPTED)
     }
 }
 
@@ -596,16 +685,30 @@ fn sign(dir: &Path, cert: &Path, key: &Path) -> ExitCode {
     let result = (|| -> Result<_, String> {
         let chain = super::read_pem_chain(cert)?;
         let key = std::fs::read_to_string(key).map_err(|e| format!("{}: {e}", key.display()))?;
-        signing::sign(dir, &key, &chain, SystemClock.now()).map_err(|e| e.to_string())
+        let kind = chain
+            .first()
+            .and_then(|der| crate::trust::cert::Cert::from_der(der).ok())
+            .and_then(|c| c.identity().department.clone())
+            .unwrap_or_default();
+        let set = signing::sign(dir, &key, &chain, SystemClock.now()).map_err(|e| e.to_string())?;
+        Ok((set, kind))
     })();
     match result {
-        Ok(set) => {
+        Ok((set, kind)) => {
             eprintln!(
                 "tongban: signed {} file(s) of {} as `{}`",
                 set.files,
                 dir.display(),
                 set.signer
             );
+            if !signing::DEFAULT_SIGNER_DEPARTMENTS.contains(&kind.as_str()) {
+                eprintln!(
+                    "tongban: warning: the signer's department kind `{kind}` is not among those the \
+                     gateway accepts by default ({}): a gateway with `require_signed_policies` \
+                     refuses this set unless `[policies] signers` lists `{kind}`",
+                    signing::DEFAULT_SIGNER_DEPARTMENTS.join(", ")
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(e) => fail(e),
@@ -613,16 +716,23 @@ fn sign(dir: &Path, cert: &Path, key: &Path) -> ExitCode {
 }
 
 fn verify_signature(dir: &Path, trust: &Path) -> ExitCode {
-    let result = (|| -> Result<_, String> {
+    // what cannot be read is a usage or I/O error (2); a signature that fails is not accepted (1)
+    let loaded = (|| -> Result<_, String> {
+        require_dir(dir, "policies directory", "the policies directory (DIR)")?;
+        require_dir(trust, "trust directory", "--trust DIR")?;
         let catalog = Catalog::load(dir).map_err(|e| e.to_string())?;
         let store = crate::trust::TrustStore::load(trust, &catalog).map_err(|e| e.to_string())?;
-        let departments: Vec<String> = signing::DEFAULT_SIGNER_DEPARTMENTS
-            .iter()
-            .map(|d| d.to_string())
-            .collect();
-        signing::verify(dir, &store, &catalog, &departments, SystemClock.now())
-            .map_err(|e| e.to_string())
+        Ok((catalog, store))
     })();
+    let (catalog, store) = match loaded {
+        Ok(x) => x,
+        Err(e) => return fail(e),
+    };
+    let departments: Vec<String> = signing::DEFAULT_SIGNER_DEPARTMENTS
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    let result = signing::verify(dir, &store, &catalog, &departments, SystemClock.now());
     match result {
         Ok(set) => {
             println!(
@@ -633,9 +743,6 @@ fn verify_signature(dir: &Path, trust: &Path) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            println!("not accepted: {e}");
-            ExitCode::from(1)
-        }
+        Err(e) => reject(format!("not accepted: {e}")),
     }
 }

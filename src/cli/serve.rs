@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::{fail, log, policies_dir};
-use crate::server::{self, demo};
+use super::{fail, log, policies_dir, reject};
+use crate::server::config::ConfigError;
+use crate::server::{self, demo, ServerError};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -54,12 +55,20 @@ pub fn sample_upstream(args: &SampleUpstreamArgs) -> ExitCode {
     }
 }
 
+/// Exit 0 after SIGTERM/SIGINT; 1 when the configuration or a file it names has problems (all
+/// listed); 2 when the configuration cannot be read or a listener cannot be opened.
 pub fn serve(args: &ServeArgs) -> ExitCode {
     let log = log::init();
     let result = runtime().map(|rt| rt.block_on(server::serve(&args.config)));
     drop(log);
     match result {
         Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(ServerError::Config(ConfigError::Invalid(problems)))) => reject(format!(
+            "{}\n{}: {} problem(s); nothing started (`tongban config check` lists them too)",
+            server::config::Problems(&problems),
+            args.config.display(),
+            problems.len()
+        )),
         Ok(Err(e)) => fail(e),
         Err(e) => fail(e),
     }

@@ -1,4 +1,5 @@
-//! `tongban verify`: one verdict JSON per line; exit 0 all valid, 1 any invalid, 2 usage or I/O.
+//! `tongban verify`: one verdict JSON per line, line N for file N, each with its `file`; exit 0
+//! all valid, 1 any invalid, 2 usage or I/O.
 
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
@@ -6,9 +7,11 @@ use std::process::ExitCode;
 
 use clap::Args as ClapArgs;
 
-use super::{fail, policies_dir, EXIT_USAGE};
+use serde::Serialize;
+
+use super::{fail, find_city, policies_dir, require_dir, EXIT_NOT_ACCEPTED, EXIT_USAGE};
 use crate::licence::jws::MAX_LICENCE_BYTES;
-use crate::licence::Verifier;
+use crate::licence::{Verdict, Verifier};
 use crate::time::{parse_rfc3339, Clock, SystemClock};
 
 #[derive(Debug, ClapArgs)]
@@ -19,7 +22,7 @@ pub struct Args {
     /// Policies directory (catalog and recognition.toml); default `./policies`, else built-in.
     #[arg(long, value_name = "DIR")]
     policies: Option<PathBuf>,
-    /// The verifying city's 6-digit division code, e.g. 420100 for 武汉.
+    /// The verifying city: its 6-digit division code (420100) or its name (武汉, Wuhan).
     #[arg(long, value_name = "CODE")]
     city: String,
     /// Judge as of this RFC 3339 time instead of now (reproducible checks).
@@ -36,6 +39,9 @@ pub fn run(args: &Args) -> ExitCode {
         Some(Err(e)) => return fail(format!("--at: {e}")),
         None => SystemClock.now(),
     };
+    if let Err(e) = require_dir(&args.trust, "trust directory", "--trust DIR") {
+        return fail(e);
+    }
     let verifier = match Verifier::load(&args.trust, policies_dir(args.policies.clone()).as_deref())
     {
         Ok(v) => v,
@@ -44,38 +50,38 @@ pub fn run(args: &Args) -> ExitCode {
     for notice in verifier.trust().notices() {
         eprintln!("tongban: notice: {notice}");
     }
-    if verifier.catalog().city(&args.city).is_none() {
-        let known: Vec<&str> = verifier
-            .catalog()
-            .cities()
-            .iter()
-            .map(|c| c.code.as_str())
-            .collect();
-        return fail(format!(
-            "--city `{}` is not one of {}",
-            args.city,
-            known.join(", ")
-        ));
-    }
+    let city = match find_city(verifier.catalog(), &args.city) {
+        Ok(c) => c.code.clone(),
+        Err(e) => return fail(format!("--city {e}")),
+    };
     let (mut valid, mut invalid, mut unreadable) = (0usize, 0usize, 0usize);
     let mut out = io::stdout().lock();
     for file in &args.files {
-        let input = match read_input(file) {
-            Ok(bytes) => bytes,
+        let name = file.display().to_string();
+        let line = match read_input(file) {
+            Ok(input) => {
+                let verdict = verifier.verify(&input, &city, now);
+                if verdict.valid {
+                    valid += 1;
+                } else {
+                    invalid += 1;
+                }
+                serde_json::to_string(&Line {
+                    file: &name,
+                    verdict: &verdict,
+                })
+            }
             Err(e) => {
-                eprintln!("tongban: {}: {e}", file.display());
+                eprintln!("tongban: {name}: {e}");
                 unreadable += 1;
-                continue;
+                serde_json::to_string(&Unreadable {
+                    file: &name,
+                    valid: false,
+                    error: e.to_string(),
+                })
             }
         };
-        let verdict = verifier.verify(&input, &args.city, now);
-        if verdict.valid {
-            valid += 1;
-        } else {
-            invalid += 1;
-        }
-        let line = serde_json::to_string(&verdict).unwrap_or_default();
-        if writeln!(out, "{line}").is_err() {
+        if writeln!(out, "{}", line.unwrap_or_default()).is_err() {
             return ExitCode::from(EXIT_USAGE);
         }
     }
@@ -85,9 +91,25 @@ pub fn run(args: &Args) -> ExitCode {
     );
     match (unreadable, invalid) {
         (0, 0) => ExitCode::SUCCESS,
-        (0, _) => ExitCode::from(1),
+        (0, _) => ExitCode::from(EXIT_NOT_ACCEPTED),
         _ => ExitCode::from(EXIT_USAGE),
     }
+}
+
+/// One output line: the contract's verdict with the file it is about first.
+#[derive(Serialize)]
+struct Line<'a> {
+    file: &'a str,
+    #[serde(flatten)]
+    verdict: &'a Verdict,
+}
+
+/// The line of a file that could not be read: no verdict, the error instead.
+#[derive(Serialize)]
+struct Unreadable<'a> {
+    file: &'a str,
+    valid: bool,
+    error: String,
 }
 
 /// Reads a licence file (or stdin), refusing to read far past the licence size limit.

@@ -13,6 +13,8 @@ use super::model::{
 };
 use super::plan::Plans;
 use crate::catalog::{write_problems, Catalog, Problem};
+use crate::toml_file;
+pub use crate::toml_file::line_at;
 
 /// Policy files are small; a larger one is a mistake (or an attack on the loader).
 const MAX_POLICY_FILE_BYTES: u64 = 4 * 1024 * 1024;
@@ -23,6 +25,8 @@ const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OP
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyError {
     pub problems: Vec<Problem>,
+    /// Items that loaded without a problem (the set as a whole is still refused).
+    pub items: usize,
 }
 
 impl fmt::Display for PolicyError {
@@ -33,15 +37,14 @@ impl fmt::Display for PolicyError {
 
 impl std::error::Error for PolicyError {}
 
+/// Unknown keys are reported by [`toml_file::parse`].
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawFile {
     #[serde(default)]
     item: Vec<Spanned<RawItem>>,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawItem {
     id: Spanned<String>,
     name: String,
@@ -60,7 +63,6 @@ struct RawItem {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawPermit {
     id: Spanned<String>,
     callers: Spanned<Vec<String>>,
@@ -75,7 +77,6 @@ struct RawPermit {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawForbid {
     id: Spanned<String>,
     callers: Spanned<Vec<String>>,
@@ -136,7 +137,7 @@ pub fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, PolicyError> {
     if problems.is_empty() {
         Ok(out)
     } else {
-        Err(PolicyError { problems })
+        Err(PolicyError { problems, items: 0 })
     }
 }
 
@@ -158,12 +159,10 @@ pub fn parse_files(
             upstreams,
             problems: &mut problems,
         };
-        let raw: RawFile = match toml::from_str(text) {
+        let raw: RawFile = match toml_file::parse(text, name) {
             Ok(r) => r,
-            Err(e) => {
-                let line = e.span().map(|s| ctx.line(s.start)).unwrap_or(0);
-                let msg = e.message().replace('\n', " ");
-                ctx.problems.push(Problem::new(name, line, msg));
+            Err(file_problems) => {
+                ctx.problems.extend(file_problems);
                 continue;
             }
         };
@@ -186,7 +185,10 @@ pub fn parse_files(
     if problems.is_empty() {
         Ok(items)
     } else {
-        Err(PolicyError { problems })
+        Err(PolicyError {
+            problems,
+            items: items.len(),
+        })
     }
 }
 
@@ -196,12 +198,6 @@ struct Ctx<'a> {
     catalog: &'a Catalog,
     upstreams: Option<&'a HashSet<String>>,
     problems: &'a mut Vec<Problem>,
-}
-
-/// The 1-based line of a byte offset in `text` (toml reports spans as offsets).
-pub fn line_at(text: &str, offset: usize) -> u64 {
-    let upto = text.get(..offset).unwrap_or(text);
-    1 + upto.bytes().filter(|b| *b == b'\n').count() as u64
 }
 
 impl Ctx<'_> {
@@ -509,6 +505,7 @@ impl Ctx<'_> {
 fn single(file: &str, message: String) -> PolicyError {
     PolicyError {
         problems: vec![Problem::new(file, 0, message)],
+        items: 0,
     }
 }
 

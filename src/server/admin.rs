@@ -1,4 +1,5 @@
-//! The admin listener (plain HTTP, loopback by default): `/metrics`, `/healthz`, `/readyz`.
+//! The admin listener (plain HTTP, loopback by default): `/metrics`, `/healthz`, `/readyz`, and
+//! the statistics centre ([`super::screen`]: `/stats`, `/stats/events`, `/screen`).
 
 use std::sync::Arc;
 
@@ -7,24 +8,33 @@ use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 
+use super::screen;
 use super::state::State;
+use super::web::{boxed, Body};
 
 /// Answers one admin request.
-pub fn handle(state: &Arc<State>, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+pub fn handle(state: &Arc<State>, req: &Request<Incoming>) -> Response<Body> {
     let path = req.uri().path();
-    if !matches!(path, "/metrics" | "/healthz" | "/readyz") {
-        return text(StatusCode::NOT_FOUND, "not found\n");
+    let known = matches!(path, "/metrics" | "/healthz" | "/readyz") || screen::owns(path);
+    if !known {
+        return boxed(text(StatusCode::NOT_FOUND, "not found\n"));
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
         r.headers_mut()
             .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return r;
+        return boxed(r);
     }
-    match path {
+    if screen::owns(path) {
+        return screen::handle(state, req);
+    }
+    boxed(match path {
         "/metrics" => {
             let entries = i64::try_from(state.cache.len()).unwrap_or(i64::MAX);
             state.metrics.cache_entries.set(entries);
+            state
+                .metrics
+                .count_stale_crls(state.snapshot().verifier.trust(), state.clock.now());
             let mut r = text(StatusCode::OK, &state.metrics.render());
             r.headers_mut().insert(
                 CONTENT_TYPE,
@@ -34,7 +44,7 @@ pub fn handle(state: &Arc<State>, req: &Request<Incoming>) -> Response<Full<Byte
         }
         "/readyz" if state.is_draining() => text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"),
         _ => text(StatusCode::OK, "ok\n"),
-    }
+    })
 }
 
 fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {

@@ -1,7 +1,11 @@
 //! The server configuration file (contract section 6, plus our `[limits]` and `[cache]`).
 //!
-//! Read into serde structs with `deny_unknown_fields`, then resolved into [`Config`]: paths made
-//! absolute against the file's folder, addresses parsed, upstream URLs checked.
+//! Read into serde structs ([`toml_file::parse`]: every unknown key is a problem), then resolved
+//! into [`Config`]: paths made absolute against the file's folder, addresses parsed, upstream
+//! URLs checked. Every problem is listed with its line. [`check`] goes on to the files the
+//! configuration names and the policies it loads.
+
+pub mod check;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -9,6 +13,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::catalog::{write_problems, Problem};
+use crate::toml_file::{self, Located};
 
 /// The resolved configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -151,18 +158,23 @@ impl Default for CacheConfig {
 /// Why the configuration could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{path}: cannot read the configuration: {source}")]
+    #[error("{}: cannot read the configuration: {source}", .path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: {source}")]
-    Parse {
-        path: PathBuf,
-        source: Box<toml::de::Error>,
-    },
-    #[error("{path}: {problems}")]
-    Invalid { path: PathBuf, problems: String },
+    /// Every problem of the file (and, from [`check`], of the files it names).
+    #[error("{}", Problems(.0))]
+    Invalid(Vec<Problem>),
+}
+
+/// Problems one per line.
+pub struct Problems<'a>(pub &'a [Problem]);
+
+impl std::fmt::Display for Problems<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write_problems(f, self.0)
+    }
 }
 
 impl Config {
@@ -173,36 +185,32 @@ impl Config {
             source,
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Self::parse(&text, base).map_err(|e| match e {
-            ParseError::Toml(source) => ConfigError::Parse {
-                path: path.to_path_buf(),
-                source,
-            },
-            ParseError::Invalid(problems) => ConfigError::Invalid {
-                path: path.to_path_buf(),
-                problems: problems.join("; "),
-            },
-        })
+        Self::parse(&text, base, &path.display().to_string()).map_err(ConfigError::Invalid)
     }
 
-    /// Parses TOML text; relative paths are taken against `base`.
-    pub fn parse(text: &str, base: &Path) -> Result<Self, ParseError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ParseError::Toml(Box::new(e)))?;
-        raw.resolve(base).map_err(ParseError::Invalid)
+    /// Parses TOML text (of the file named `file`); relative paths are taken against `base`.
+    pub fn parse(text: &str, base: &Path, file: &str) -> Result<Self, Vec<Problem>> {
+        match Self::parse_all(text, base, file) {
+            (Some(config), problems) if problems.is_empty() => Ok(config),
+            (_, problems) => Err(problems),
+        }
     }
-}
 
-/// A configuration text that is not TOML of our shape, or whose values are wrong (all listed).
-#[derive(Debug, thiserror::Error)]
-pub enum ParseError {
-    #[error("{0}")]
-    Toml(Box<toml::de::Error>),
-    #[error("{}", .0.join("; "))]
-    Invalid(Vec<String>),
+    /// As [`Config::parse`], but a configuration with unknown keys or bad values is still
+    /// returned (`None` only when the text is not TOML of our shape), beside every problem, so
+    /// that the files it names can be checked too.
+    pub fn parse_all(text: &str, base: &Path, file: &str) -> (Option<Self>, Vec<Problem>) {
+        let parsed = toml_file::parse_lenient::<RawConfig>(text, file);
+        let mut problems = parsed.problems;
+        let config = parsed
+            .value
+            .map(|raw| raw.resolve(base, &Located::new(file, text), &mut problems));
+        problems.sort_by_key(|p| p.line);
+        (config, problems)
+    }
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawConfig {
     listen: RawListen,
     tls: RawTls,
@@ -219,7 +227,6 @@ struct RawConfig {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawListen {
     public: String,
     #[serde(default = "default_admin")]
@@ -231,7 +238,6 @@ fn default_admin() -> String {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawTls {
     cert: PathBuf,
     key: PathBuf,
@@ -244,13 +250,11 @@ fn default_session_resumption() -> bool {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawDir {
     dir: PathBuf,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawPolicies {
     dir: PathBuf,
     #[serde(default)]
@@ -262,7 +266,6 @@ struct RawPolicies {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawAudit {
     path: PathBuf,
     #[serde(default)]
@@ -274,7 +277,6 @@ struct RawAudit {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawUpstream {
     url: String,
     #[serde(default)]
@@ -284,7 +286,6 @@ struct RawUpstream {
 }
 
 #[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawLimits {
     handshake_timeout_ms: Option<u64>,
     header_read_timeout_ms: Option<u64>,
@@ -297,30 +298,45 @@ struct RawLimits {
 }
 
 #[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawCache {
     max_entries: Option<u64>,
     ttl_secs: Option<u64>,
 }
 
 impl RawConfig {
-    fn resolve(self, base: &Path) -> Result<Config, Vec<String>> {
-        let mut problems = Vec::new();
-        let public = parse_addr("listen.public", &self.listen.public, &mut problems);
-        let admin = parse_addr("listen.admin", &self.listen.admin, &mut problems);
+    fn resolve(self, base: &Path, at: &Located<'_>, problems: &mut Vec<Problem>) -> Config {
+        let mut addr = |key: &str, text: &str| match text.parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(e) => {
+                problems.push(at.problem(
+                    &["listen", key],
+                    format!("listen.{key}: `{text}` is not an IP address and port: {e}"),
+                ));
+                None
+            }
+        };
+        let public = addr("public", &self.listen.public);
+        let admin = addr("admin", &self.listen.admin);
         let mut upstreams = BTreeMap::new();
         for (name, u) in self.upstreams {
             if let Err(why) = check_upstream_url(&u.url) {
-                problems.push(format!("upstreams.{name}.url: `{}` {why}", u.url));
+                problems.push(at.problem(
+                    &["upstreams", &name, "url"],
+                    format!("upstreams.{name}.url: `{}` {why}", u.url),
+                ));
             }
             if u.ca.is_some() && !u.url.starts_with("https://") {
-                problems.push(format!(
-                    "upstreams.{name}.ca: only meaningful for an https url"
+                problems.push(at.problem(
+                    &["upstreams", &name, "ca"],
+                    format!("upstreams.{name}.ca: only meaningful for an https url"),
                 ));
             }
             let timeout_ms = u.timeout_ms.unwrap_or(DEFAULT_UPSTREAM_TIMEOUT_MS);
             if timeout_ms == 0 {
-                problems.push(format!("upstreams.{name}.timeout_ms: must be positive"));
+                problems.push(at.problem(
+                    &["upstreams", &name, "timeout_ms"],
+                    format!("upstreams.{name}.timeout_ms: must be positive"),
+                ));
             }
             upstreams.insert(
                 name,
@@ -362,7 +378,10 @@ impl RawConfig {
             ("max_response_bytes", limits.max_response_bytes == 0),
         ] {
             if zero {
-                problems.push(format!("limits.{name}: must be positive"));
+                problems.push(at.problem(
+                    &["limits", name],
+                    format!("limits.{name}: must be positive"),
+                ));
             }
         }
         let dc = CacheConfig::default();
@@ -370,10 +389,7 @@ impl RawConfig {
             max_entries: self.cache.max_entries.unwrap_or(dc.max_entries),
             ttl: self.cache.ttl_secs.map_or(dc.ttl, Duration::from_secs),
         };
-        if !problems.is_empty() {
-            return Err(problems);
-        }
-        Ok(Config {
+        Config {
             public: public.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
             admin: admin.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
             tls_cert: base.join(self.tls.cert),
@@ -413,18 +429,6 @@ impl RawConfig {
             upstreams,
             limits,
             cache,
-        })
-    }
-}
-
-fn parse_addr(field: &str, text: &str, problems: &mut Vec<String>) -> Option<SocketAddr> {
-    match text.parse() {
-        Ok(a) => Some(a),
-        Err(e) => {
-            problems.push(format!(
-                "{field}: `{text}` is not an IP address and port: {e}"
-            ));
-            None
         }
     }
 }
@@ -486,7 +490,7 @@ ttl_secs = 60
 
     #[test]
     fn the_contract_example_parses_with_paths_relative_to_the_file() {
-        let c = Config::parse(FULL, Path::new("/srv/tb")).unwrap();
+        let c = Config::parse(FULL, Path::new("/srv/tb"), "t.toml").unwrap();
         assert_eq!(c.public, "127.0.0.1:8443".parse().unwrap());
         assert_eq!(c.tls_cert, PathBuf::from("/srv/tb/server-chain.pem"));
         assert_eq!(c.trust_dir, PathBuf::from("/srv/tb/trust"));
@@ -500,7 +504,7 @@ ttl_secs = 60
         assert!(c.tls_session_resumption);
         let text = FULL.replace("[tls]", "[tls]\nsession_resumption = false");
         assert!(
-            !Config::parse(&text, Path::new("."))
+            !Config::parse(&text, Path::new("."), "t.toml")
                 .unwrap()
                 .tls_session_resumption
         );
@@ -509,33 +513,48 @@ ttl_secs = 60
     #[test]
     fn cache_max_entries_zero_is_accepted_and_disables() {
         let text = FULL.replace("[cache]", "[cache]\nmax_entries = 0");
-        let c = Config::parse(&text, Path::new(".")).unwrap();
+        let c = Config::parse(&text, Path::new("."), "t.toml").unwrap();
         assert_eq!(c.cache.max_entries, 0);
         assert!(!super::super::cache::VerdictCache::new(&c.cache).is_enabled());
     }
 
-    #[test]
-    fn unknown_fields_are_refused() {
-        let text = FULL.replace("[cache]", "[cache]\nsize = 3");
-        let err = Config::parse(&text, Path::new(".")).unwrap_err();
-        assert!(err.to_string().contains("unknown field `size`"), "{err}");
+    /// The problems of a configuration text, as printed.
+    fn problems(text: &str) -> Vec<String> {
+        Config::parse(text, Path::new("."), "t.toml")
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 
     #[test]
-    fn every_bad_value_is_reported_at_once() {
+    fn unknown_fields_are_refused_all_at_once_with_their_lines() {
+        let text = FULL
+            .replace("[cache]", "[cache]\nsize = 3")
+            .replace("[tls]", "[tls]\nchain = \"x.pem\"");
+        assert_eq!(
+            problems(&text),
+            [
+                "t.toml:7: unknown key `tls.chain`",
+                "t.toml:28: unknown key `cache.size`"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_at_once_with_its_line() {
         let text = FULL
             .replace("127.0.0.1:8443", "localhost")
             .replace("http://127.0.0.1:18080", "ftp://x")
             .replace("max_batch = 10", "max_batch = 0");
-        let err = Config::parse(&text, Path::new("."))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("listen.public: `localhost`"), "{err}");
-        assert!(
-            err.contains("upstreams.hpf-xianning.url: `ftp://x`"),
-            "{err}"
+        assert_eq!(
+            problems(&text),
+            [
+                "t.toml:3: listen.public: `localhost` is not an IP address and port: invalid socket address syntax",
+                "t.toml:20: upstreams.hpf-xianning.url: `ftp://x` must start with http:// or https://",
+                "t.toml:24: limits.max_batch: must be positive",
+            ]
         );
-        assert!(err.contains("limits.max_batch: must be positive"), "{err}");
     }
 
     #[test]

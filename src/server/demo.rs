@@ -9,14 +9,15 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+pub mod qr;
 mod samples;
 
 use super::config::{AuditConfig, CacheConfig, Config, Limits};
 use super::{start, ServerError};
 use crate::catalog::Catalog;
 use crate::pki::demo::{self as pki_demo, DemoError as PkiDemoError};
-use crate::policy::model::Party;
-use crate::policy::{today_cst, PolicySet};
+use crate::policy::model::{Day, Party, Permit};
+use crate::policy::{today_cst, Item, PolicySet};
 use crate::time::{Clock, SystemClock};
 
 /// The demo's preferred ports; when busy, free ones are taken and printed.
@@ -32,6 +33,9 @@ const DEMO_BATCH: [&str; 3] = [
     "licences/BIRTH_MEDICAL_CERT.jws",
     "licences/invalid/expired.jws",
 ];
+
+/// The demo's last line on standard output, after every command.
+pub const STOP_LINE: &str = "Stop with Ctrl-C (the demo files are removed unless --dir was given).";
 
 /// What `tongban demo` was asked for.
 #[derive(Clone, Debug)]
@@ -56,8 +60,15 @@ pub enum DemoError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot listen on {addr} (sample upstreams): {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Server(#[from] ServerError),
+    #[error("cannot write the demo QR codes: {0}")]
+    Qr(#[from] qr::KidError),
 }
 
 /// Generates the PKI, starts the gateway, prints the commands and serves until SIGTERM/SIGINT.
@@ -94,26 +105,23 @@ async fn run_in(dir: &Path, options: &DemoOptions) -> Result<(), DemoError> {
         }
         None => PolicySet::default(),
     };
-    eprintln!("tongban demo: writing the demo PKI to {} …", dir.display());
+    eprintln!("tongban: writing the demo PKI to {} …", dir.display());
     let out = dir.to_path_buf();
     tokio::task::spawn_blocking(move || pki_demo::generate(&out, &catalog))
         .await
         .map_err(|e| DemoError::Catalog(e.to_string()))??;
     write_batch(dir)?;
+    let codes = qr::write_demo_codes(dir)?;
     let mut notes = String::new();
     let public = free_or_any(options.public, "public", &mut notes);
     let admin = free_or_any(options.admin, "admin", &mut notes);
     let upstreams = match &policies_dir {
-        Some(p) => samples::start(
-            &policies,
-            &p.join("samples"),
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-        )
-        .await
-        .map_err(|source| DemoError::Io {
-            path: p.clone(),
-            source,
-        })?,
+        Some(p) => {
+            let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+            samples::start(&policies, &p.join("samples"), addr)
+                .await
+                .map_err(|source| DemoError::Bind { addr, source })?
+        }
         None => Default::default(),
     };
     let config = Config {
@@ -133,7 +141,9 @@ async fn run_in(dir: &Path, options: &DemoOptions) -> Result<(), DemoError> {
         cache: CacheConfig::default(),
     };
     let running = start(config).await?;
-    print!("{notes}");
+    // Ctrl-C works from the moment the commands are shown
+    tokio::spawn(super::signals(running.handle())?);
+    eprint!("{notes}");
     println!(
         "{}",
         commands(dir, running.public_addr(), running.admin_addr())
@@ -142,8 +152,11 @@ async fn run_in(dir: &Path, options: &DemoOptions) -> Result<(), DemoError> {
         "{}",
         exchange_commands(dir, running.public_addr(), &policies)
     );
-    let handle = running.handle();
-    tokio::spawn(super::signals(handle)?);
+    println!(
+        "{}",
+        desk_notes(dir, running.public_addr(), running.admin_addr(), &codes)
+    );
+    println!("{STOP_LINE}");
     running.wait().await;
     Ok(())
 }
@@ -197,9 +210,35 @@ pub fn commands(dir: &Path, public: SocketAddr, admin: SocketAddr) -> String {
         s,
         "curl -sS http://{admin}/metrics | grep '^tongban_licence'\n"
     );
+    s
+}
+
+/// Where the window desk, the hall screen and the demo's QR codes are.
+pub fn desk_notes(dir: &Path, public: SocketAddr, admin: SocketAddr, codes: &[PathBuf]) -> String {
+    let p = |rel: &str| shell_quote(&dir.join(rel).display().to_string());
+    let mut s = String::new();
     let _ = writeln!(
         s,
-        "Stop with Ctrl-C (the demo files are removed unless --dir was given)."
+        "# the window desk (核验台) in a browser: https://{public}/desk/ — import the client \
+         certificate first (password `demo`), and trust the demo CA {}",
+        p("server/ca.pem")
+    );
+    let _ = writeln!(
+        s,
+        "openssl pkcs12 -export -in {} -inkey {} -out desk-client.p12 -passout pass:demo\n",
+        p(&format!("clients/{DEMO_CLIENT}.pem")),
+        p(&format!("clients/{DEMO_CLIENT}.key")),
+    );
+    let _ = writeln!(
+        s,
+        "# licences as QR codes (kid form; the last one is expired): show one to the desk's camera"
+    );
+    for code in codes {
+        let _ = writeln!(s, "#   {}", shell_quote(&code.display().to_string()));
+    }
+    let _ = writeln!(
+        s,
+        "\n# the hall screen (电子屏) and today's figures: http://{admin}/screen and http://{admin}/stats"
     );
     s
 }
@@ -210,14 +249,16 @@ pub async fn sample_upstream(policies_dir: &Path, listen: SocketAddr) -> Result<
     let catalog = Catalog::load(policies_dir).map_err(|e| DemoError::Catalog(e.to_string()))?;
     let policies = PolicySet::load(policies_dir, &catalog, None)
         .map_err(|e| DemoError::Catalog(e.to_string()))?;
-    let io = |source| DemoError::Io {
-        path: policies_dir.to_path_buf(),
-        source,
-    };
     let upstreams = samples::start(&policies, &policies_dir.join("samples"), listen)
         .await
-        .map_err(io)?;
-    let dir = std::fs::canonicalize(policies_dir).map_err(io)?;
+        .map_err(|source| DemoError::Bind {
+            addr: listen,
+            source,
+        })?;
+    let dir = std::fs::canonicalize(policies_dir).map_err(|source| DemoError::Io {
+        path: policies_dir.to_path_buf(),
+        source,
+    })?;
     let mut toml = format!("[policies]\ndir = {:?}\n", dir.display().to_string());
     for (name, u) in &upstreams {
         let _ = write!(toml, "\n[upstreams.{name}]\nurl = {:?}\n", u.url);
@@ -226,7 +267,7 @@ pub async fn sample_upstream(policies_dir: &Path, listen: SocketAddr) -> Result<
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
     eprintln!(
-        "tongban sample-upstream: {} upstream(s) for {} item(s); stop with Ctrl-C",
+        "tongban: {} sample upstream(s) for {} item(s) on http://{listen}; stop with Ctrl-C",
         upstreams.len(),
         policies.items().len()
     );
@@ -248,31 +289,13 @@ pub fn exchange_commands(dir: &Path, public: SocketAddr, policies: &PolicySet) -
     }
     let p = |rel: &str| shell_quote(&dir.join(rel).display().to_string());
     for with_licence in [false, true] {
-        let found = policies.items().iter().find_map(|item| {
-            item.permits.iter().find_map(|permit| {
-                let licence_ok =
-                    permit.require_licence.as_deref() == with_licence.then_some("ID_CARD");
-                let window_ok = permit.valid_from.is_none_or(|f| f <= today)
-                    && permit.valid_until.is_none_or(|u| today <= u);
-                let dept = pki_demo::DEMO_CLIENT_DEPTS.iter().find(|d| {
-                    let caller = Party {
-                        city: "420100".into(),
-                        department: (*d).to_string(),
-                    };
-                    permit.callers.iter().any(|c| c.matches(&caller))
-                })?;
-                let blocked = item.forbids.iter().any(|f| {
-                    f.callers.iter().any(|c| {
-                        c.matches(&Party {
-                            city: "420100".into(),
-                            department: (*dept).to_string(),
-                        })
-                    })
-                });
-                (licence_ok && window_ok && !blocked && item.methods.iter().any(|m| m == "GET"))
-                    .then_some((item, permit, *dept))
-            })
-        });
+        let found = find_exchange(
+            policies,
+            "420100",
+            &pki_demo::DEMO_CLIENT_DEPTS,
+            with_licence.then_some("ID_CARD"),
+            today,
+        );
         let Some((item, permit, dept)) = found else {
             continue;
         };
@@ -308,6 +331,38 @@ pub fn exchange_commands(dir: &Path, public: SocketAddr, policies: &PolicySet) -
     s
 }
 
+/// An item, permit and department among `departments` of `city` that the permit lets call the
+/// item with GET today, with a subject licence of type `licence` or without any (no forbid in
+/// the way): what the printed commands use.
+pub fn find_exchange<'a>(
+    policies: &'a PolicySet,
+    city: &str,
+    departments: &[&str],
+    licence: Option<&str>,
+    today: Day,
+) -> Option<(&'a Item, &'a Permit, String)> {
+    policies.items().iter().find_map(|item| {
+        item.permits.iter().find_map(|permit| {
+            let licence_ok = permit.require_licence.as_deref() == licence;
+            let window_ok = permit.valid_from.is_none_or(|f| f <= today)
+                && permit.valid_until.is_none_or(|u| today <= u);
+            let caller = |dept: &str| Party {
+                city: city.into(),
+                department: dept.to_string(),
+            };
+            let dept = departments
+                .iter()
+                .find(|d| permit.callers.iter().any(|c| c.matches(&caller(d))))?;
+            let blocked = item
+                .forbids
+                .iter()
+                .any(|f| f.callers.iter().any(|c| c.matches(&caller(dept))));
+            (licence_ok && window_ok && !blocked && item.methods.iter().any(|m| m == "GET"))
+                .then(|| (item, permit, dept.to_string()))
+        })
+    })
+}
+
 /// `want` when it can be bound now, else port 0 on the same IP (noted for the user).
 fn free_or_any(want: SocketAddr, what: &str, notes: &mut String) -> SocketAddr {
     match std::net::TcpListener::bind(want) {
@@ -315,7 +370,7 @@ fn free_or_any(want: SocketAddr, what: &str, notes: &mut String) -> SocketAddr {
         Err(e) => {
             let _ = writeln!(
                 notes,
-                "tongban demo: {want} ({what}) is not available ({e}); using a free port instead"
+                "tongban: {want} ({what}) is not available ({e}); using a free port instead"
             );
             SocketAddr::new(want.ip(), 0)
         }
@@ -339,7 +394,7 @@ fn write_batch(dir: &Path) -> Result<(), DemoError> {
     std::fs::write(&path, json).map_err(io(&path))
 }
 
-fn shell_quote(text: &str) -> String {
+pub(crate) fn shell_quote(text: &str) -> String {
     if text
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@".contains(&b))

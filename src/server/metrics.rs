@@ -7,6 +7,8 @@ use prometheus::{
 
 use crate::catalog::Catalog;
 use crate::licence::Verdict;
+use crate::time::UnixTime;
+use crate::trust::TrustStore;
 
 /// Every metric of the gateway.
 #[derive(Clone)]
@@ -26,6 +28,11 @@ pub struct Metrics {
     pub exchange_requests: IntCounterVec,
     pub exchange_request_duration: Histogram,
     pub upstream_errors: IntCounterVec,
+    /// Our extension: audit records that could not be written (the request was refused).
+    pub audit_write_failures: IntCounter,
+    /// Our extension: CRLs of the trust directory past their nextUpdate, set when `/metrics` is
+    /// read (verdicts that relied on one carry `CRL_STALE`).
+    pub stale_crls: IntGauge,
 }
 
 /// The `what` label of `tongban_reloads_total`.
@@ -91,6 +98,14 @@ impl Metrics {
             ),
             &["item", "kind"],
         )?;
+        let audit_write_failures = IntCounter::new(
+            "tongban_audit_write_failures_total",
+            "Audit records that could not be written; each refused its request",
+        )?;
+        let stale_crls = IntGauge::new(
+            "tongban_trust_stale_crls",
+            "CRLs in the trust directory past their nextUpdate",
+        )?;
         registry.register(Box::new(verifications.clone()))?;
         registry.register(Box::new(verification_errors.clone()))?;
         registry.register(Box::new(cache_hits.clone()))?;
@@ -102,6 +117,8 @@ impl Metrics {
         registry.register(Box::new(exchange_requests.clone()))?;
         registry.register(Box::new(exchange_request_duration.clone()))?;
         registry.register(Box::new(upstream_errors.clone()))?;
+        registry.register(Box::new(audit_write_failures.clone()))?;
+        registry.register(Box::new(stale_crls.clone()))?;
         // make the counters visible at zero so alerts can be written against them
         for what_result in ["ok", "error"] {
             reloads.with_label_values(&[RELOAD_TRUST_POLICIES, what_result]);
@@ -119,6 +136,8 @@ impl Metrics {
             exchange_requests,
             exchange_request_duration,
             upstream_errors,
+            audit_write_failures,
+            stale_crls,
         })
     }
 
@@ -136,6 +155,19 @@ impl Metrics {
                 .with_label_values(&[f.code.as_str()])
                 .inc();
         }
+    }
+
+    /// Sets the gauge of CRLs past their nextUpdate at `now`.
+    pub fn count_stale_crls(&self, trust: &TrustStore, now: UnixTime) {
+        let stale = trust
+            .city_codes()
+            .into_iter()
+            .filter_map(|code| trust.city(code))
+            .flat_map(|city| &city.crls)
+            .filter(|c| c.crl.is_stale(now))
+            .count();
+        self.stale_crls
+            .set(i64::try_from(stale).unwrap_or(i64::MAX));
     }
 
     /// Counts one reload attempt.
@@ -183,6 +215,8 @@ mod tests {
             "tongban_exchange_requests_total",
             "tongban_exchange_request_duration_seconds_bucket",
             "tongban_upstream_errors_total",
+            "tongban_audit_write_failures_total 0",
+            "tongban_trust_stale_crls 0",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }

@@ -1,4 +1,5 @@
-//! The public HTTP API (contract section 5): routing, the caller check, bodies and verdicts.
+//! The public HTTP API (contract section 5): routing, the caller check, bodies and verdicts;
+//! `/desk` goes to [`super::desk`].
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -10,6 +11,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use rustls::pki_types::CertificateDer;
 
 use super::caller::{Caller, Judged};
+use super::desk;
 use super::exchange;
 use super::problem::ApiError;
 use super::request_id::{self, X_REQUEST_ID};
@@ -93,6 +95,9 @@ impl Connection {
     ) -> Result<(Response<Full<Bytes>>, Option<Arc<Caller>>), (ApiError, Option<Arc<Caller>>)> {
         let path = req.uri().path().to_owned();
         let drain_limit = self.state.config.limits.max_batch_body_bytes;
+        if desk::owns(&path) {
+            return Ok(desk::handle(self, req, request_id).await);
+        }
         if !path.starts_with("/v1/") {
             discard_body(req.into_body(), drain_limit).await;
             return Err((ApiError::NotFound { path }, None));
@@ -142,8 +147,12 @@ impl Connection {
         Ok((response, Some(caller)))
     }
 
+    pub(super) fn state(&self) -> &Arc<State> {
+        &self.state
+    }
+
     /// The caller of this connection, judged under the snapshot in force.
-    fn caller(&self, path: &str) -> Result<Arc<Caller>, ApiError> {
+    pub(super) fn caller(&self, path: &str) -> Result<Arc<Caller>, ApiError> {
         let Some(peer) = &self.peer else {
             return Err(ApiError::NoClientCert {
                 path: path.to_owned(),
@@ -221,7 +230,7 @@ impl Connection {
     /// A single licence is verified here (one verification, ~40–60 µs, is within what a task
     /// may run between awaits, and the hand-off to another thread would cost ~10 µs more);
     /// a batch goes to the blocking pool.
-    async fn verify_all(
+    pub(super) async fn verify_all(
         &self,
         licences: Vec<Vec<u8>>,
         caller: &Caller,
@@ -293,7 +302,7 @@ fn log_path(path: &str) -> String {
 }
 
 /// Refuses a body whose `Content-Type` is present and not one of `accepted` (parameters ignored).
-fn check_media_type(
+pub(super) fn check_media_type(
     req: &Request<Incoming>,
     accepted: &[&str],
     expected: &'static str,
@@ -324,14 +333,22 @@ pub(super) async fn discard_body(body: Incoming, limit: usize) {
     let _ = tokio::time::timeout(DISCARD_TIMEOUT, body).await;
 }
 
-/// Reads at most `limit` bytes of body; more is 413 (a `Content-Length` over it fails at once).
-async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
+/// A body declared over the limit is still read and dropped when it is at most this large, so
+/// that a client that is still sending gets its 413 rather than a reset connection.
+const MAX_DRAINED_BODY_BYTES: u64 = 1024 * 1024;
+
+/// Reads at most `limit` bytes of body; more is 413 (a `Content-Length` over it is refused
+/// without being kept).
+pub(super) async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
     let declared = req
         .headers()
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
+    if let Some(n) = declared.filter(|n| *n > limit as u64) {
+        if n <= MAX_DRAINED_BODY_BYTES {
+            discard_body(req.into_body(), MAX_DRAINED_BODY_BYTES as usize).await;
+        }
         return Err(ApiError::BodyTooLarge { limit });
     }
     match Limited::new(req.into_body(), limit).collect().await {

@@ -21,14 +21,15 @@ use super::metrics::{Metrics, RELOAD_TRUST_POLICIES};
 use super::problem::ApiError;
 use super::tls::{self, ServerIdentity, TlsError};
 use super::upstream::{UpstreamSetupError, Upstreams};
-use crate::audit::{AuditError, AuditKey, AuditLog, AuditOptions, KeyError, Record};
+use crate::audit::{AuditError, AuditKey, AuditLog, AuditOptions, Record, SecretFileError};
 use crate::crypto::sha256_of;
 use crate::licence::verify::LoadError;
 use crate::licence::{Verdict, Verifier};
 use crate::policy::mask::MaskKey;
 use crate::policy::rate::RateLimiter;
 use crate::policy::{signing, PolicyError, PolicySet};
-use crate::time::Clock;
+use crate::stats::{self, Fact, Resolver, Stats};
+use crate::time::{Clock, SystemClock, UnixTime};
 
 /// What one generation of trust and policies gives the server.
 pub struct Snapshot {
@@ -36,6 +37,8 @@ pub struct Snapshot {
     pub verifier: Arc<Verifier>,
     pub policies: Arc<PolicySet>,
     pub acceptor: TlsAcceptor,
+    /// When this generation was loaded (the window desk shows the age of its trust data).
+    pub loaded_at: UnixTime,
     /// Callers judged under this generation, by the SHA-256 of the presented chain: a client
     /// that reconnects is not parsed and chained again.
     callers: Cache<[u8; 32], Judged>,
@@ -46,6 +49,14 @@ pub struct Snapshot {
 const CALLER_CACHE_ENTRIES: u64 = 4096;
 
 impl Snapshot {
+    /// What names the statistics' facts under this generation.
+    pub fn names(&self) -> Resolver<'_> {
+        Resolver {
+            catalog: self.verifier.catalog(),
+            policies: &self.policies,
+        }
+    }
+
     /// The caller named by a verified client certificate chain (leaf first), or why not.
     pub fn caller(&self, presented: &[CertificateDer<'_>]) -> Judged {
         // length-prefixed: the key is one chain, not a concatenation
@@ -86,7 +97,7 @@ pub enum LoadSnapshotError {
     #[error("audit log: {0}")]
     Audit(#[from] AuditError),
     #[error("{0}")]
-    Key(#[from] KeyError),
+    Secret(#[from] SecretFileError),
     #[error("{0}")]
     ServerKey(String),
 }
@@ -99,6 +110,10 @@ pub struct State {
     pub clock: Arc<dyn Clock>,
     pub upstreams: Upstreams,
     pub audit_log: AuditLog,
+    /// The wall clock of audit records' `ts`, and so of the statistics' day.
+    pub audit_clock: Arc<dyn Clock>,
+    /// Today's figures (`/stats`, `/screen`), fed by every audit record written.
+    pub stats: Stats,
     /// Keyed hashes of personal identifiers in audit records.
     pub audit_key: AuditKey,
     /// The `hash` mask's key.
@@ -127,25 +142,31 @@ impl State {
         let audit_key = AuditKey::from_bytes(&secret(
             config.audit.key_file.as_deref(),
             &config.tls_key,
-            "tongban audit personal ids",
-        )?)?;
+            AUDIT_KEY,
+        )?)
+        .map_err(|e| LoadSnapshotError::ServerKey(e.to_string()))?;
         let mask_key = MaskKey::new(&secret(
             config.mask_key_file.as_deref(),
             &config.tls_key,
-            "tongban hash mask",
+            MASK_KEY,
         )?);
+        let audit_clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let options = AuditOptions {
             flush_interval: config.audit.flush_interval,
             max_bytes: config.audit.max_bytes,
+            clock: audit_clock.clone(),
             ..AuditOptions::default()
         };
         let audit_log = AuditLog::open(&config.audit.path, options)?;
         for notice in audit_log.notices() {
             tracing::warn!(notice = ?notice, "audit log notice");
         }
+        let stats = rebuild_stats(&config, &snapshot, audit_clock.now());
         Ok(Self {
             upstreams,
             audit_log,
+            audit_clock,
+            stats,
             audit_key,
             mask_key,
             rates: RateLimiter::default(),
@@ -241,7 +262,8 @@ impl State {
         Some(hit)
     }
 
-    /// Appends an audit record; a failure means the answer must not be sent (500).
+    /// Appends an audit record and counts it in today's figures; a failure means the answer
+    /// must not be sent (500).
     pub async fn audit(&self, record: &Record) -> Result<(), ApiError> {
         // with fsync per record, appending blocks on the disk: keep it off the async workers
         let result = if self.config.audit.flush_interval.is_zero() {
@@ -249,23 +271,80 @@ impl State {
         } else {
             self.audit_log.append_async(record).await
         };
-        result.map(|_| ()).map_err(|e| {
-            tracing::error!(error = %e, "audit log append failed; refusing to answer");
-            ApiError::Internal(format!("audit log: {e}"))
-        })
+        match result {
+            Ok(_) => {
+                if let Some(fact) = Fact::of_record(record) {
+                    let snapshot = self.snapshot();
+                    self.stats
+                        .observe(fact, self.audit_clock.now(), &snapshot.names());
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.metrics.audit_write_failures.inc();
+                tracing::error!(error = %e, "audit log append failed; refusing to answer");
+                Err(ApiError::Internal(format!("audit log: {e}")))
+            }
+        }
     }
 }
 
-/// A secret from its file, else derived from the server's private key (HKDF-SHA256 with
-/// `purpose`): stable for a deployment, never printed, different for every purpose.
-fn secret(
+/// Today's figures from the day's audit records (a restart does not zero the hall's screen). A
+/// log that cannot be read leaves what was read, and says so: the gateway still serves.
+fn rebuild_stats(config: &Config, snapshot: &Snapshot, now: UnixTime) -> Stats {
+    let started = Instant::now();
+    match stats::rebuild(&config.audit.path, now, &snapshot.names()) {
+        Ok(r) => {
+            if r.unreadable > 0 {
+                tracing::warn!(
+                    lines = r.unreadable,
+                    "statistics: audit lines that are not records were skipped"
+                );
+            }
+            tracing::info!(
+                records = r.records,
+                files = r.files.len(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "statistics: today's figures rebuilt from the audit log"
+            );
+            Stats::new(r.day, r.figures)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "statistics: cannot read the audit log back; today's figures start from zero");
+            Stats::new(stats::day_of(now), Default::default())
+        }
+    }
+}
+
+/// The deployment's secrets: what each is called in messages, and the HKDF purpose that
+/// derives it from the server key when the configuration names no file.
+pub struct SecretKind {
+    pub what: &'static str,
+    purpose: &'static str,
+}
+
+/// `[audit] key_file`: keyed hashes of personal identifiers.
+pub const AUDIT_KEY: SecretKind = SecretKind {
+    what: "audit key",
+    purpose: "tongban audit personal ids",
+};
+/// `[policies] mask_key_file`: the `hash` mask.
+pub const MASK_KEY: SecretKind = SecretKind {
+    what: "mask key",
+    purpose: "tongban hash mask",
+};
+
+/// A secret from its file, else derived from the server's private key (HKDF-SHA256 with the
+/// kind's purpose): stable for a deployment, never printed, different for every purpose.
+pub fn secret(
     file: Option<&Path>,
     server_key: &Path,
-    purpose: &str,
+    kind: SecretKind,
 ) -> Result<Vec<u8>, LoadSnapshotError> {
     if let Some(file) = file {
-        return Ok(crate::audit::key::read_secret(file)?);
+        return Ok(crate::audit::key::read_secret(file, kind.what)?);
     }
+    let purpose = kind.purpose;
     let ikm = std::fs::read(server_key)
         .map_err(|e| LoadSnapshotError::ServerKey(format!("{}: {e}", server_key.display())))?;
     let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"tongban deployment secret").extract(&ikm);
@@ -312,6 +391,7 @@ fn build_snapshot(
         verifier: Arc::new(verifier),
         policies: Arc::new(policies),
         acceptor: TlsAcceptor::from(tls),
+        loaded_at: now,
         callers: Cache::new(CALLER_CACHE_ENTRIES),
     })
 }

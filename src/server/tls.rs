@@ -76,6 +76,14 @@ impl ServerIdentity {
         })?;
         Ok(Self { chain: certs, key })
     }
+
+    /// Whether a certificate of the chain was made by `tongban init` for trying.
+    pub fn is_trial(&self) -> bool {
+        self.chain.iter().any(|der| {
+            crate::trust::cert::Cert::from_der(der)
+                .is_ok_and(|c| c.subject_text().contains(super::config::check::TRIAL_MARK))
+        })
+    }
 }
 
 /// The server configuration for the current trust store; `resumption` false turns session

@@ -450,7 +450,7 @@ impl AsyncWrite for Stream {
 
 /// TLS to an upstream trusts only the roots named by its `ca` (ring provider, TLS 1.2+,
 /// HTTP/1.1 by ALPN).
-fn client_tls(u: &UpstreamConfig) -> Result<rustls::ClientConfig, String> {
+pub(crate) fn client_tls(u: &UpstreamConfig) -> Result<rustls::ClientConfig, String> {
     let mut roots = rustls::RootCertStore::empty();
     if let Some(ca) = &u.ca {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(ca)

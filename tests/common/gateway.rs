@@ -5,6 +5,7 @@
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use http_body_util::{BodyExt, Full};
@@ -148,10 +149,10 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 /// A server config over the PKI in `dir`, on ephemeral loopback ports, with an audit log of its
-/// own (servers of tests running at once must not append to one file).
+/// own (servers of concurrent tests share the PKI; one log written by two servers is broken).
 pub fn config(dir: &Path) -> Config {
-    static AUDIT_LOGS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = AUDIT_LOGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    static SERVERS: AtomicUsize = AtomicUsize::new(0);
+    let n = SERVERS.fetch_add(1, Ordering::Relaxed);
     Config {
         public: "127.0.0.1:0".parse().unwrap(),
         admin: "127.0.0.1:0".parse().unwrap(),
@@ -163,11 +164,47 @@ pub fn config(dir: &Path) -> Config {
         require_signed_policies: false,
         policy_signers: vec!["GOV_SERVICE".into()],
         mask_key_file: None,
-        audit: AuditConfig::at(dir.join(format!("audit-{}-{n}.jsonl", std::process::id()))),
+        audit: AuditConfig::at(dir.join(format!("audit-{n}.jsonl"))),
         upstreams: Default::default(),
         limits: Limits::default(),
         cache: CacheConfig::default(),
     }
+}
+
+/// [`config`] with the audit log of its own in `work` (for the tests that count records).
+pub fn config_in(dir: &Path, work: &Path) -> Config {
+    Config {
+        audit: AuditConfig::at(work.join("audit.jsonl")),
+        ..config(dir)
+    }
+}
+
+/// A policies directory under `work`: the shipped catalog, and `items` as the one item file.
+pub fn policies_with(work: &Path, items: &str) -> PathBuf {
+    let policies = work.join("policies");
+    std::fs::create_dir_all(policies.join("catalog")).unwrap();
+    std::fs::create_dir_all(policies.join("items")).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/catalog");
+    for f in ["cities.csv", "departments.csv", "licence-types.csv"] {
+        std::fs::copy(root.join(f), policies.join("catalog").join(f)).unwrap();
+    }
+    std::fs::write(policies.join("items/test.toml"), items).unwrap();
+    policies
+}
+
+/// `tongban.toml` for `tongban serve` in `dir` (a copy of the PKI), with `extra` appended.
+pub fn write_serve_config(dir: &Path, extra: &str) -> PathBuf {
+    let path = dir.join("tongban.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[listen]\npublic = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n\n\
+             [tls]\ncert = \"server/server-chain.pem\"\nkey = \"server/server.key\"\n\n\
+             [trust]\ndir = \"trust\"\n\n[audit]\npath = \"audit.jsonl\"\n{extra}"
+        ),
+    )
+    .unwrap();
+    path
 }
 
 pub async fn start(config: Config) -> Running {
@@ -340,5 +377,24 @@ pub async fn spawn_serve(config_path: &Path) -> ServeProcess {
         pid,
         public,
         admin,
+    }
+}
+
+/// Every `<script>` loads a file; no `on…=` handler attribute, no inline style.
+pub fn assert_no_inline_script(html: &str) {
+    for tag in html.split("<script").skip(1) {
+        let head = tag.split('>').next().unwrap_or_default();
+        assert!(head.contains(" src=\""), "inline script: <script{head}>");
+    }
+    let lower = html.to_ascii_lowercase();
+    for attr in [
+        " onclick=",
+        " onload=",
+        " onerror=",
+        " onsubmit=",
+        " style=",
+        "javascript:",
+    ] {
+        assert!(!lower.contains(attr), "{attr} in the page");
     }
 }
