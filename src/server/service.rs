@@ -59,9 +59,10 @@ impl Connection {
                     .header(CONTENT_TYPE, "application/problem+json");
                 let r = match &e {
                     ApiError::MethodNotAllowed { allowed, .. } => r.header(ALLOW, *allowed),
-                    ApiError::ItemMethodNotAllowed { allowed, .. } => {
-                        r.header(ALLOW, allowed.as_str())
-                    }
+                    ApiError::Denied {
+                        allow: Some(allowed),
+                        ..
+                    } => r.header(ALLOW, allowed.as_str()),
                     ApiError::RateLimited { retry_after } => r.header(RETRY_AFTER, *retry_after),
                     _ => r,
                 };
@@ -250,16 +251,16 @@ impl Connection {
             .map_err(|e| ApiError::Internal(format!("verification task failed: {e}")))?,
         };
         let latency = started.elapsed().as_millis() as u64;
-        let who = audit::Caller::new(
+        let who = audit::CallerId::new(
             caller.city.clone(),
             caller.department.clone(),
             caller.org.clone(),
         );
         for verdict in &verdicts {
             let decision = if verdict.valid {
-                audit::Decision::Valid
+                audit::Outcome::Valid
             } else {
-                audit::Decision::Invalid
+                audit::Outcome::Invalid
             };
             let mut record = Record::licence_verification(
                 request_id,
@@ -276,7 +277,7 @@ impl Connection {
             if let Some(id) = verdict.holder.as_ref().and_then(|h| h.id.as_deref()) {
                 record = record.subject(self.state.audit_key.personal_id(id));
             }
-            self.state.audit(&record)?;
+            self.state.audit(&record).await?;
         }
         Ok(verdicts)
     }
