@@ -97,6 +97,7 @@ write_report() {
               | (s("exchange-1062"; "tongban")) as $t1062
               | (s("verify-cached"; "tongban")) as $vc
               | (s("verify-uncached"; "tongban")) as $vu
+              | (s("verify-uncached-sm2"; "tongban")) as $vs
               | (s("handshake"; "tongban")) as $ht | (s("handshake"; "nginx")) as $hn
               | target("exchange CPU/request, 1,062 items vs 10 (tongban-auto, 1k, oha, 32)";
                        ratio($t1062.cpu_us_per_request.median; $t10.cpu_us_per_request.median); "<="; 1.1; null),
@@ -104,6 +105,8 @@ write_report() {
                        ratio($vc.requests_per_sec.median; $c.nginx.requests_per_sec.median); ">="; 1.0; null),
                 target("verify uncached CPU/request vs the CPU probe (raw ring ES256)";
                        ratio($vu.cpu_us_per_request.median; $vu.probe_us.median); "<="; 1.5; null),
+                target("verify uncached SM2 licences per second (国密; an absolute goal, not a ratio)";
+                       $vs.requests_per_sec.median; ">="; 2500; $vs.requests_per_sec),
                 target("full mTLS handshake CPU vs nginx (auto workers each)";
                        ratio($ht.cpu_us_per_request.median; $hn.cpu_us_per_request.median); "<="; 0.5; null),
                 target("peak RSS with \(if $memory == null then "the" else $memory.licences end) cached verdicts vs 64 MiB";
@@ -142,10 +145,10 @@ print_report() {
         done
 
     printf '\n%s\n' "every side: median [min–max] over the rounds"
-    printf '%-16s %-5s %-6s %-4s %5s %-12s %-24s %-20s %-20s %8s %6s %6s\n' \
+    printf '%-19s %-5s %-6s %-4s %5s %-12s %-24s %-20s %-20s %8s %6s %6s\n' \
         scenario body up load conns side 'req/s' 'p99 ms' 'CPU µs/req (user)' 'upstr µs' other failed
     jq -r '.summary | sort_by(({"exchange": 0, "exchange-1062": 1, "verify-cached": 2, "verify-uncached": 3,
-                               "handshake": 4, "direct-upstream": 5, "rss": 6}[.scenario] // 9),
+                               "verify-uncached-sm2": 3.5, "handshake": 4, "direct-upstream": 5, "rss": 6}[.scenario] // 9),
                               ({"tiny": 0, "1k": 1, "16k": 2}[.body] // 3), .upstream, .load, .connections, .side)[]
         | def r(n): if . == null then "n/a" else (. * n | round / n) end;
           [.scenario, .body, .upstream, .load, .connections, .side,
@@ -154,11 +157,11 @@ print_report() {
            "\(.cpu_us_per_request.median | r(10)) (\(.user_us_per_request.median | r(10)))",
            (.upstream_cpu_us_per_request.median | r(10)), (.other_cpu_cores_max | r(100)), .failed] | @tsv' "$OUT" |
         while IFS=$'\t' read -r -a row; do
-            printf '%-16s %-5s %-6s %-4s %5s %-12s %-24s %-20s %-20s %8s %6s %6s\n' "${row[@]}"
+            printf '%-19s %-5s %-6s %-4s %5s %-12s %-24s %-20s %-20s %8s %6s %6s\n' "${row[@]}"
         done
     jq -r '.memory // empty | "rss: VmHWM \(.vm_hwm_kib / 1024 | . * 10 | round / 10) MiB (\(.vm_hwm_kib_loaded / 1024 | . * 10 | round / 10) MiB after loading, \(.vm_rss_kib_at_start / 1024 | . * 10 | round / 10) MiB at start) with \(.licences) licences of \(.licence_bytes) bytes loaded; cache entries gauge: \(.cache_entries_gauge // "not exported")"' "$OUT"
 
-    printf '\n%-78s %7s %-14s %8s %s\n' target ratio spread goal result
+    printf '\n%-78s %7s %-14s %8s %s\n' target value spread goal result
     jq -r '.targets[] | def r: if . == null then "n/a" else (. * 100 | round / 100) end;
         [.target, (.ratio | r), (if .spread == null then "-" else "\(.spread.min | r)–\(.spread.max | r)" end),
          "\(.goal) \(.limit)", .result] | @tsv' "$OUT" |

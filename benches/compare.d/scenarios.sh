@@ -313,7 +313,7 @@ run_other() {
     handshake-tongban) gw=auto-nginx ;;
     exchange-1062-tongban) gw=items-1062 ;;
     verify-cached-tongban) gw=auto-nginx ;;
-    verify-uncached-tongban) gw=uncached ;;
+    verify-uncached-tongban | verify-uncached-sm2-tongban) gw=uncached ;;
     direct-upstream-upstream) base=http://127.0.0.1:$UPSTREAM_PORT root=$UPSTREAM_PID admin=- upstream=- ;;
     *) die "no run $scenario $side" ;;
     esac
@@ -327,9 +327,11 @@ run_other() {
         args=()
         ;;
     verify-*)
-        check_verify "$scenario" "$base"
+        local licence=$LICENCE
+        [[ $scenario == verify-uncached-sm2 ]] && licence=$LICENCE_SM2
+        LICENCE=$licence check_verify "$scenario" "$base"
         url=$base$VERIFY_PATH
-        args=(-m POST -T application/jose -D "$LICENCE")
+        args=(-m POST -T application/jose -D "$licence")
         ;;
     handshake)
         check_exchange "$side" "$base" 1k

@@ -99,6 +99,7 @@ make_pki() {
     CLIENT_TLS=(--cert "$PKI/clients/$CLIENT.pem" --key "$PKI/clients/$CLIENT.key"
         --cacert "$PKI/server/ca.pem")
     LICENCE=$PKI/$LICENCE_REL
+    LICENCE_SM2=$PKI/$LICENCE_SM2_REL
     local f alg
     for f in "$PKI/clients/$CLIENT.pem" "$PKI/clients/$CLIENT.key" "$PKI/server/ca.pem" \
         "$PKI/server/server-chain.pem" "$PKI/server/server.key" "$LICENCE"; do
@@ -107,6 +108,8 @@ make_pki() {
     # the raw verification it is compared with is ring ES256
     alg=$(cut -d . -f 1 <"$LICENCE" | tr '_-' '/+' | base64 -d 2>/dev/null | jq -r .alg) || true
     [[ $alg == ES256 ]] || die "$LICENCE_REL is signed with '$alg', expected ES256"
+    alg=$(cut -d . -f 1 <"$LICENCE_SM2" | tr '_-' '/+' | base64 -d 2>/dev/null | jq -r .alg) || true
+    [[ $alg == SM2 ]] || die "$LICENCE_SM2_REL is signed with '$alg', expected SM2"
     # nginx's ssl_client_certificate: every city's anchors, as tongban's TLS roots
     cat "$PKI"/trust/*/roots.pem >"$WORK/client-roots.pem"
 }
