@@ -506,6 +506,29 @@ fn unsupported_algorithms() {
 }
 
 #[test]
+fn alg_none_is_refused_as_an_algorithm_whatever_the_signature_part() {
+    let w = World::new();
+    let good = w.business_licence(|_| {});
+    let mut header = header_of(&w);
+    header["alg"] = json!("none");
+    let unsigned = with_header(&good, &header);
+    let (signed_part, _) = unsigned.rsplit_once('.').unwrap();
+    // an unsecured JWS (RFC 7515 A.5) has an empty signature part; "x" is any other part
+    for licence in [format!("{signed_part}."), format!("{signed_part}.eA")] {
+        let v = verify(&w, &licence);
+        assert_has(&v, Code::UnsupportedAlgorithm);
+        assert!(!v.has_error(Code::Malformed), "{licence}: {:#?}", v.errors);
+        assert!(!v.has_error(Code::SignatureInvalid), "{:#?}", v.errors);
+    }
+    // with a supported algorithm, an empty signature is one that does not verify
+    let (good_signed_part, _) = good.rsplit_once('.').unwrap();
+    assert_only(
+        &verify(&w, &format!("{good_signed_part}.")),
+        Code::SignatureInvalid,
+    );
+}
+
+#[test]
 fn rsa_keys_under_2048_bits_are_too_weak() {
     let w = World::new();
     let spec = signer_spec(WUHAN, "MARKET_REG", 30);
