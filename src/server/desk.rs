@@ -95,7 +95,7 @@ pub(super) async fn handle(
     let caller = match conn.caller(&path) {
         Ok(c) => c,
         Err(e) => {
-            discard_body(req.into_body(), limit).await;
+            discard_body(req.into_body(), limit);
             return (refused(&e), None);
         }
     };
@@ -106,7 +106,7 @@ pub(super) async fn handle(
         PAGE if read_only => render(conn, &caller, StatusCode::OK, &Outcome::Ready),
         VERIFY if method == Method::POST => verify(conn, req, &caller, request_id).await,
         "/desk" | PAGE | VERIFY => {
-            discard_body(req.into_body(), limit).await;
+            discard_body(req.into_body(), limit);
             let allowed = if path == VERIFY { "POST" } else { "GET, HEAD" };
             let mut r = web::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
             r.headers_mut()
@@ -119,7 +119,7 @@ pub(super) async fn handle(
         {
             Some(asset) if read_only => web::asset(asset),
             _ => {
-                discard_body(req.into_body(), limit).await;
+                discard_body(req.into_body(), limit);
                 web::text(StatusCode::NOT_FOUND, "not found\n")
             }
         },
@@ -139,11 +139,11 @@ async fn verify(
     let notice =
         |status, zh, en: &str| render(conn, caller, status, &Outcome::Notice(zh, en.into()));
     if let Err(why) = same_origin(&req) {
-        discard_body(req.into_body(), limit).await;
+        discard_body(req.into_body(), limit);
         return notice(StatusCode::FORBIDDEN, "拒绝跨站提交", &why);
     }
     if check_media_type(&req, &[FORM], FORM).is_err() {
-        discard_body(req.into_body(), limit).await;
+        discard_body(req.into_body(), limit);
         return notice(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "请通过页面表单提交",

@@ -86,10 +86,10 @@ pub async fn handle(
         }
         Err(e) => (String::new(), Err(e)),
     };
-    // an answer given before the body was forwarded: read and drop it first, so that clients
-    // that send the whole body before reading see the answer rather than a reset connection
+    // an answer given before the body was forwarded: the body is read and dropped after it, so
+    // that clients that send the whole body before reading see the answer rather than a reset
     if let Some(unread) = body.take() {
-        super::service::discard_body(unread, state.config.limits.max_body_bytes).await;
+        super::service::discard_body(unread, state.config.limits.max_body_bytes);
     }
     let (status, decision, error_code) = match &result {
         Ok(r) => (r.status(), audit::Decision::Permit, None),
