@@ -673,11 +673,12 @@ async fn oversized_bodies_over_http2_get_413() {
     let id = pki.client(WUHAN);
     // declared and drained (200 KiB), declared and too large to drain (3 MiB), and sent with
     // no length at all (curl reads it from a pipe)
-    let cases = [(200 * 1024, false), (3 * 1024 * 1024, false), (300 * 1024, true)];
-    for ((size, from_pipe), http) in cases
-        .into_iter()
-        .flat_map(|c| [(c, "2"), (c, "1.1")])
-    {
+    let cases = [
+        (200 * 1024, false),
+        (3 * 1024 * 1024, false),
+        (300 * 1024, true),
+    ];
+    for ((size, from_pipe), http) in cases.into_iter().flat_map(|c| [(c, "2"), (c, "1.1")]) {
         let body = work.path().join("body");
         std::fs::write(&body, vec![b'a'; size]).unwrap();
         let mut curl = std::process::Command::new("curl");
@@ -696,7 +697,8 @@ async fn oversized_bodies_over_http2_get_413() {
             curl.args(["-H", "transfer-encoding: chunked", "--data-binary", "@-"])
                 .stdin(std::fs::File::open(&body).unwrap());
         } else {
-            curl.arg("--data-binary").arg(format!("@{}", body.display()));
+            curl.arg("--data-binary")
+                .arg(format!("@{}", body.display()));
         }
         let out = tokio::task::spawn_blocking(move || curl.output().unwrap())
             .await

@@ -170,7 +170,7 @@ impl Connection {
         let judged = match slot.as_ref() {
             Some((generation, judged)) if *generation == snapshot.generation => judged.clone(),
             _ => {
-                let judged = snapshot.caller(peer);
+                let judged = snapshot.caller(peer, self.state.clock.now());
                 if let Err(why) = &judged {
                     tracing::warn!(reason = %why, "client certificate refused");
                 }

@@ -159,6 +159,7 @@ pub fn config(dir: &Path) -> Config {
         tls_cert: dir.join("server/server-chain.pem"),
         tls_key: dir.join("server/server.key"),
         tls_session_resumption: true,
+        stale_crls: Default::default(),
         trust_dir: dir.join("trust"),
         policies_dir: None,
         require_signed_policies: false,
