@@ -73,7 +73,11 @@ pub fn crl(data: &[u8]) {
     let Ok(crl) = Crl::from_der(data, "fuzz") else {
         return;
     };
-    let _ = (crl.is_stale(NOW), crl.lookup(&[1]), crl.lookup(data.get(..8).unwrap_or(data)));
+    let _ = (
+        crl.is_stale(NOW),
+        crl.lookup(&[1]),
+        crl.lookup(data.get(..8).unwrap_or(data)),
+    );
     if let Some(city) = fixture().verifier.trust().city("420100") {
         for ca in city.anchors.iter().chain(&city.intermediates) {
             let _ = crl.verify_signed_by(ca.key());
@@ -235,7 +239,11 @@ pub fn fixture() -> &'static Fixture {
         let catalog = Catalog::load(&policies_dir).unwrap_or_else(|e| panic!("catalog: {e}"));
         let policies = PolicySet::load(&policies_dir, &catalog, None)
             .unwrap_or_else(|e| panic!("shipped policies: {e}"));
-        let upstreams = policies.items().iter().map(|i| i.upstream.clone()).collect();
+        let upstreams = policies
+            .items()
+            .iter()
+            .map(|i| i.upstream.clone())
+            .collect();
         let grant = shipped_grant(&policies);
         Fixture {
             verifier,
@@ -375,8 +383,7 @@ fn licence_seeds(root: &Path) -> Vec<Vec<u8>> {
             {
                 payload["iss"] = json!(org);
             }
-            if let Ok(signer) = LicenceSigner::new(&key, &[cert.clone()], None, SignerHeader::Kid)
-            {
+            if let Ok(signer) = LicenceSigner::new(&key, &[cert.clone()], None, SignerHeader::Kid) {
                 if let Ok(licence) = signer.sign(&payload) {
                     seeds.push(licence.into_bytes());
                 }
@@ -400,7 +407,11 @@ fn licence_seeds(root: &Path) -> Vec<Vec<u8>> {
 fn certificate_seeds(root: &Path) -> Vec<Vec<u8>> {
     let demo = root.join("certs/demo");
     let mut seeds = pem_files(&demo.join("trust"), "roots.pem", "CERTIFICATE");
-    seeds.extend(pem_files(&demo.join("trust"), "intermediates", "CERTIFICATE"));
+    seeds.extend(pem_files(
+        &demo.join("trust"),
+        "intermediates",
+        "CERTIFICATE",
+    ));
     for sub in ["signers", "clients", "server"] {
         for file in files_under(&demo.join(sub), "pem") {
             seeds.extend(pem_ders(&String::from_utf8_lossy(&file), "CERTIFICATE"));
@@ -417,7 +428,11 @@ fn certificate_seeds(root: &Path) -> Vec<Vec<u8>> {
 fn sm2_seeds(root: &Path) -> Vec<Vec<u8>> {
     let mut seeds = Vec::new();
     let signers = root.join("certs/demo/signers");
-    for name in ["421100-MARKET_REG", "421200-HOUSING_FUND", "420100-MARKET_REG"] {
+    for name in [
+        "421100-MARKET_REG",
+        "421200-HOUSING_FUND",
+        "420100-MARKET_REG",
+    ] {
         let (Ok(cert), Ok(key)) = (
             fs::read_to_string(signers.join(format!("{name}.pem"))),
             fs::read_to_string(signers.join(format!("{name}.key"))),
@@ -514,7 +529,11 @@ fn pem_ders(text: &str, label: &str) -> Vec<Vec<u8>> {
     text.split(begin.as_str())
         .skip(1)
         .filter_map(|block| block.split(end.as_str()).next())
-        .filter_map(|b64| STANDARD.decode(b64.split_whitespace().collect::<String>()).ok())
+        .filter_map(|b64| {
+            STANDARD
+                .decode(b64.split_whitespace().collect::<String>())
+                .ok()
+        })
         .collect()
 }
 

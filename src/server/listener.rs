@@ -2,6 +2,7 @@
 //! header read timeout) and the admin listener; on shutdown, stop accepting and drain.
 
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use hyper::service::service_fn;
@@ -75,32 +76,55 @@ async fn public_loop(
         let acceptor = state.snapshot().acceptor.clone();
         let watcher = graceful.watcher();
         let builder = builder.clone();
-        let handshake_timeout = limits.handshake_timeout;
+        let limits = limits.clone();
         tokio::spawn(async move {
             let _permit = permit;
             state.metrics.open_connections.inc();
-            let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => Some(tls),
-                Ok(Err(e)) => {
-                    tracing::info!(peer = %peer, error = %e, "TLS handshake failed");
-                    None
-                }
-                Err(_) => {
-                    tracing::info!(peer = %peer, "TLS handshake timed out");
-                    None
-                }
-            };
+            let tls =
+                match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await {
+                    Ok(Ok(tls)) => Some(tls),
+                    Ok(Err(e)) => {
+                        tracing::info!(peer = %peer, error = %e, "TLS handshake failed");
+                        None
+                    }
+                    Err(_) => {
+                        tracing::info!(peer = %peer, "TLS handshake timed out");
+                        None
+                    }
+                };
             if let Some(tls) = tls {
                 let certs = tls.get_ref().1.peer_certificates().map(<[_]>::to_vec);
                 let conn = Arc::new(Connection::new(state.clone(), certs));
-                let service = service_fn(move |req| {
-                    let conn = conn.clone();
-                    async move { Ok::<_, Infallible>(conn.handle(req).await) }
+                let requested = Arc::new(AtomicBool::new(false));
+                let service = service_fn({
+                    let requested = requested.clone();
+                    move |req| {
+                        requested.store(true, Ordering::Relaxed);
+                        let conn = conn.clone();
+                        async move { Ok::<_, Infallible>(conn.handle(req).await) }
+                    }
                 });
                 let serving = builder
                     .serve_connection(TokioIo::new(tls), service)
                     .into_owned();
-                if let Err(e) = watcher.watch(serving).await {
+                let serving = watcher.watch(serving);
+                tokio::pin!(serving);
+                // hyper's header timeout starts with an HTTP/1 request's first byte; a client
+                // silent after TLS (or an HTTP/2 one that never sends its preface) would hold
+                // its slot for ever: no first request within the header timeout closes it
+                let ended = tokio::select! {
+                    r = &mut serving => Some(r),
+                    () = tokio::time::sleep(limits.header_read_timeout) => None,
+                };
+                let ended = match ended {
+                    Some(r) => r,
+                    None if requested.load(Ordering::Relaxed) => serving.await,
+                    None => {
+                        tracing::info!(peer = %peer, "no request within the header read timeout");
+                        Ok(())
+                    }
+                };
+                if let Err(e) = ended {
                     tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
                 }
             } else {
