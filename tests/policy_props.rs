@@ -63,6 +63,7 @@ fn permit(n: usize) -> impl Strategy<Value = Permit> {
                 require_licence: licence,
                 valid_from: window.map(|(a, b)| a.min(b)),
                 valid_until: window.map(|(a, b)| a.max(b)),
+                allow: Vec::new(),
                 origin: Origin::default(),
             },
         )
@@ -77,6 +78,7 @@ fn forbid(n: usize) -> impl Strategy<Value = Forbid> {
             id: format!("f{n}"),
             callers,
             purposes: purposes.map(|p| p.into_iter().map(str::to_owned).collect()),
+            allow: Vec::new(),
             origin: Origin::default(),
         })
 }
@@ -111,6 +113,7 @@ fn item() -> impl Strategy<Value = Item> {
                 sensitive: None,
                 permits,
                 forbids,
+                allow: Vec::new(),
                 origin: Origin::default(),
             }
         })
@@ -193,6 +196,7 @@ proptest! {
             id: "stop".into(),
             callers: vec![CallerPattern { city: Part::Is(r.caller.city.clone()), department: Part::Any }],
             purposes: with_purpose.then(|| vec![r.purpose.clone()]),
+            allow: Vec::new(),
             origin: Origin::default(),
         });
         match run(Some(&forbidden), &r, "ITEM") {

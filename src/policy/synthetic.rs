@@ -413,6 +413,7 @@ fn item(index: usize, rng: &mut Rng) -> Item {
             purposes: rng
                 .chance(50)
                 .then(|| vec![(*rng.pick(cat.purposes)).to_owned()]),
+            allow: Vec::new(),
             origin: Origin::default(),
         });
     }
@@ -442,6 +443,7 @@ fn item(index: usize, rng: &mut Rng) -> Item {
         sensitive: Some(personal.into_iter().map(|(p, _)| p).collect()),
         permits,
         forbids,
+        allow: Vec::new(),
         origin: Origin::default(),
     }
 }
@@ -512,6 +514,7 @@ fn permit(
         require_licence,
         valid_from,
         valid_until,
+        allow: Vec::new(),
         origin: Origin::default(),
     }
 }
