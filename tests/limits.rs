@@ -376,3 +376,35 @@ async fn upstream_faults_are_answered_within_the_upstream_timeout() {
     }
     before.settled("upstream faults").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_listener_has_its_own_connection_limit() {
+    use tongban::server::listener::MAX_ADMIN_CONNECTIONS;
+    let _serial = SERIAL.lock().await;
+    let pki = Pki::shared();
+    let work = tempfile::tempdir().unwrap();
+    let mut config = gateway(pki, work.path());
+    config.limits.header_read_timeout = Duration::from_secs(30);
+    let server = warmed(config).await;
+    let admin = server.admin_addr();
+    let before = Baseline::now();
+    let mut held = Vec::new();
+    for _ in 0..MAX_ADMIN_CONNECTIONS {
+        held.push(TcpStream::connect(admin).await.unwrap());
+    }
+    // one more is not served while every slot is taken, and is once one frees
+    let scrape = tokio::spawn(async move { admin_get(admin, "/healthz").await.status });
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        !scrape.is_finished(),
+        "served beyond {MAX_ADMIN_CONNECTIONS} connections"
+    );
+    held.pop();
+    let status = tokio::time::timeout(Duration::from_secs(5), scrape)
+        .await
+        .expect("served once a slot is free")
+        .unwrap();
+    assert_eq!(status, StatusCode::OK);
+    drop(held);
+    before.settled("admin connection limit").await;
+}

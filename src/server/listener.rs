@@ -1,7 +1,10 @@
 //! Accept loops: the TLS listener (handshake timeout, connection limit, HTTP/1 and HTTP/2 with a
-//! header read timeout) and the admin listener; on shutdown, stop accepting and drain.
+//! header read timeout, no first request within it closes) and the admin listener (its own
+//! connection limit and header timeout); failed accepts are logged and retried after a pause; on
+//! shutdown, stop accepting and drain.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -9,8 +12,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use super::admin;
 use super::service::Connection;
@@ -20,6 +23,11 @@ use super::state::State;
 const MAX_CONCURRENT_STREAMS: u32 = 64;
 /// Most header bytes in one HTTP/2 request: our requests carry a handful of headers.
 const MAX_HEADER_LIST_BYTES: u32 = 64 * 1024;
+/// Most open connections on the admin listener: a few scrapers, probes and hall screens (whose
+/// event streams are bounded apart), never a crowd.
+pub const MAX_ADMIN_CONNECTIONS: usize = 256;
+/// Pause after a failed accept before the next one.
+const ACCEPT_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Serves both listeners until `shutdown` turns true, then drains.
 pub async fn run(
@@ -53,22 +61,10 @@ async fn public_loop(
         .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
         .max_header_list_size(MAX_HEADER_LIST_BYTES);
     loop {
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            _ = stopped(&mut shutdown) => break,
-        };
-        let (tcp, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // e.g. out of file descriptors: back off instead of spinning
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
+        let (tcp, peer, permit) = tokio::select! {
+            accepted = accept(&listener, &slots, "public") => match accepted {
+                Some(accepted) => accepted,
+                None => break,
             },
             _ = stopped(&mut shutdown) => break,
         };
@@ -147,28 +143,43 @@ async fn public_loop(
 }
 
 async fn admin_loop(state: Arc<State>, listener: TcpListener) {
+    let slots = Arc::new(Semaphore::new(MAX_ADMIN_CONNECTIONS));
     let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(state.config.limits.header_read_timeout);
-    loop {
-        let tcp = match listener.accept().await {
-            Ok((tcp, _)) => tcp,
-            Err(_) => {
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+    while let Some((tcp, _, permit)) = accept(&listener, &slots, "admin").await {
         let state = state.clone();
         let builder = builder.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let service = service_fn(move |req| {
                 let r = admin::handle(&state, &req);
                 async move { Ok::<_, Infallible>(r) }
             });
             let _ = builder.serve_connection(TokioIo::new(tcp), service).await;
         });
+    }
+}
+
+/// Waits for a free connection slot, then accepts the next connection. A failed accept (e.g.
+/// out of file descriptors) is logged and retried after a pause instead of spinning; `None`
+/// once the slots are closed.
+async fn accept(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+    which: &'static str,
+) -> Option<(TcpStream, SocketAddr, OwnedSemaphorePermit)> {
+    let permit = slots.clone().acquire_owned().await.ok()?;
+    loop {
+        match listener.accept().await {
+            Ok((tcp, peer)) => return Some((tcp, peer, permit)),
+            Err(e) => {
+                tracing::warn!(listener = which, error = %e, "accept failed");
+                tokio::time::sleep(ACCEPT_RETRY_PAUSE).await;
+            }
+        }
     }
 }
 

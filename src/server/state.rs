@@ -122,7 +122,7 @@ pub struct State {
     pub mask_key: MaskKey,
     pub rates: RateLimiter,
     /// Monotonic time origin of the rate limiter.
-    pub started: Instant,
+    pub started: tokio::time::Instant,
     identity: ServerIdentity,
     snapshot: RwLock<Arc<Snapshot>>,
     next_generation: AtomicU64,
@@ -172,7 +172,7 @@ impl State {
             audit_key,
             mask_key,
             rates: RateLimiter::default(),
-            started: Instant::now(),
+            started: tokio::time::Instant::now(),
             cache: VerdictCache::new(&config.cache),
             config,
             metrics,
