@@ -1,6 +1,13 @@
 //! A short run of every fuzz target in CI: each target's body (the very code the fuzzers run,
 //! `fuzz/src/harness.rs`) over its seed corpus, mutations of it, and random bytes. The long
 //! coverage-guided runs are `fuzz/run` (see `fuzz/README.md`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 #[path = "../fuzz/src/harness.rs"]
 mod harness;

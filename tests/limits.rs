@@ -5,6 +5,13 @@
 //! mid-body, resets the connection, or sends 10 MiB.
 //!
 //! The tests run one at a time ([`SERIAL`]): descriptors are counted for the whole process.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 #[path = "common/gateway.rs"]
 mod common;

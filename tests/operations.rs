@@ -3,6 +3,13 @@
 //! metric the Grafana dashboard and the rules name is one the gateway really exports (read from a
 //! live `/metrics` after traffic that makes every family appear), while every family exported is
 //! on the dashboard.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 #[path = "common/gateway.rs"]
 mod common;

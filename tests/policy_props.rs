@@ -1,5 +1,12 @@
 //! Invariants of the decision: adding a permit never removes access, a matching forbid always
 //! denies, an unknown item or caller is denied.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 use proptest::prelude::*;
 use tongban::policy::decide::{decide, Decision, DenyReason, Request};

@@ -1,5 +1,12 @@
 //! The security teams' tools through the real binary: check (every warning has a fixture),
 //! explain, test with coverage, diff, and signed policy sets.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,6 +1,13 @@
 //! 100 SIGHUP reloads of a real `tongban serve` while clients keep exchanging data and
 //! verifying licences over kept-alive and new connections: not one request fails. A reload
 //! with a broken policy file keeps the last good set and is counted as an error.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 #[path = "common/gateway.rs"]
 mod common;

@@ -1,5 +1,12 @@
 //! Callers' certificates against their city's CRLs: refused at the handshake when revoked, on
 //! the next request when a reload revokes an open connection, and under `stale_crls`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 #[path = "common/gateway.rs"]
 mod common;

@@ -1,4 +1,11 @@
 //! The gateway over real TLS with real client certificates, on ephemeral ports.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 #[path = "common/gateway.rs"]
 mod common;

@@ -1,6 +1,13 @@
 //! The shipped policies under `policies/`: they load, they cover the metropolitan area, every
 //! item has a sample upstream response holding its fields, and every case of `policies/tests/`
 //! passes with every rule determining at least one case.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -4,6 +4,13 @@
 //! the warm-up both must stay within 5 % of each other.
 //!
 //! `cargo test --test soak -- --ignored --nocapture` (`SOAK_SECS`, default 600).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 #[path = "common/gateway.rs"]
 mod common;

@@ -2,6 +2,13 @@
 //! denied and failed exchanges and valid and invalid verifications (API, batch and desk), the
 //! same figures after a restart (rebuilt from the audit log, rotated files included); the event
 //! stream following changes and ending when the gateway drains, in process and under SIGTERM.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 #[path = "common/gateway.rs"]
 mod common;

@@ -1,5 +1,12 @@
 //! One case (or more) per error and warning code of contract section 2, against a PKI made by
 //! code. The negative certificates are named after what is wrong with them.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 mod common;
 

@@ -6,6 +6,12 @@
 //! The fixed material (trust store, catalog, policies, keys) is the demo PKI of `certs/demo`,
 //! made by code (`tongban pki demo`); the seeds are made from it by [`seeds`].
 
+#![allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a fuzz harness: missing fixed material is a broken set-up, and a panic is a finding"
+)]
+
 use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -28,8 +34,11 @@ use tongban::trust::cert::Cert;
 use tongban::trust::chain;
 use tongban::trust::crl::Crl;
 
+/// A target's body: it takes any bytes and panics only on a finding.
+pub type Target = fn(&[u8]);
+
 /// Every target: its name (the fuzzer binary and corpus folder) and its body.
-pub const TARGETS: [(&str, fn(&[u8])); 9] = [
+pub const TARGETS: [(&str, Target); 9] = [
     ("licence", licence),
     ("x5c", x5c),
     ("crl", crl),
@@ -383,7 +392,9 @@ fn licence_seeds(root: &Path) -> Vec<Vec<u8>> {
             {
                 payload["iss"] = json!(org);
             }
-            if let Ok(signer) = LicenceSigner::new(&key, &[cert.clone()], None, SignerHeader::Kid) {
+            if let Ok(signer) =
+                LicenceSigner::new(&key, std::slice::from_ref(cert), None, SignerHeader::Kid)
+            {
                 if let Ok(licence) = signer.sign(&payload) {
                     seeds.push(licence.into_bytes());
                 }

@@ -196,6 +196,16 @@ fn upstream_names(config: &Path) -> Result<HashSet<String>, String> {
         .unwrap_or_default())
 }
 
+/// (severity, code, file, line, message, reason of an acknowledged warning)
+type CheckFinding = (
+    &'static str,
+    &'static str,
+    String,
+    u64,
+    String,
+    Option<String>,
+);
+
 fn check(dir: &Path, config: Option<&Path>, deny_warnings: bool, format: Format) -> ExitCode {
     if let Err(e) = require_dir(dir, "policies directory", "the policies directory (DIR)") {
         return fail(e);
@@ -205,8 +215,7 @@ fn check(dir: &Path, config: Option<&Path>, deny_warnings: bool, format: Format)
         Err(e) => return fail(e),
     };
     let files = crate::policy::load::policy_files(dir).map_or(0, |f| f.len());
-    // (severity, code, file, line, message, reason of an acknowledged warning)
-    let mut findings: Vec<(&str, &str, String, u64, String, Option<String>)> = Vec::new();
+    let mut findings: Vec<CheckFinding> = Vec::new();
     let catalog = match Catalog::load(dir) {
         Ok(c) => Some(c),
         Err(e) => {
@@ -258,8 +267,8 @@ fn check(dir: &Path, config: Option<&Path>, deny_warnings: bool, format: Format)
                 .iter()
                 .map(|(severity, code, file, line, message, reason)| {
                     let mut f = json!({"severity": severity, "code": code, "file": file, "line": line, "message": message});
-                    if let Some(reason) = reason {
-                        f["reason"] = json!(reason);
+                    if let (Some(reason), Some(f)) = (reason, f.as_object_mut()) {
+                        f.insert("reason".into(), json!(reason));
                     }
                     f
                 })
@@ -340,6 +349,10 @@ fn suggest(given: &str, candidates: &[&str]) -> String {
 }
 
 /// Levenshtein distance over characters.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "`row` has b.len() + 1 entries and j < b.len()"
+)]
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();

@@ -157,15 +157,15 @@ pub fn identify(
 
 /// UTF-8 percent-encoding of everything outside unreserved ASCII (RFC 3986).
 pub fn percent_encode(text: &str) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let upper = |nibble: u8| crate::crypto::hex::hex_digit(nibble).to_ascii_uppercase();
     let mut out = String::with_capacity(text.len() * 3);
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(char::from(b));
         } else {
             out.push('%');
-            out.push(char::from(DIGITS[usize::from(b >> 4)]));
-            out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+            out.push(upper(b >> 4));
+            out.push(upper(b & 0xf));
         }
     }
     out

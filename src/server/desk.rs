@@ -261,10 +261,9 @@ fn same_origin(req: &Request<Incoming>) -> Result<(), String> {
 /// The value of `name` in an `application/x-www-form-urlencoded` body.
 fn form_value(body: &[u8], name: &str) -> Option<String> {
     body.split(|&b| b == b'&').find_map(|pair| {
-        let (key, value) = match pair.iter().position(|&b| b == b'=') {
-            Some(i) => (&pair[..i], &pair[i + 1..]),
-            None => (pair, &[][..]),
-        };
+        let mut halves = pair.splitn(2, |&b| b == b'=');
+        let key = halves.next().unwrap_or_default();
+        let value = halves.next().unwrap_or_default();
         (percent_decode(key) == name.as_bytes())
             .then(|| String::from_utf8_lossy(&percent_decode(value)).into_owned())
     })
