@@ -536,6 +536,21 @@ ttl_secs = 60
         assert!(!super::super::cache::VerdictCache::new(&c.cache).is_enabled());
     }
 
+    #[test]
+    fn the_stale_crl_stance_is_warn_unless_refuse_is_written() {
+        let c = Config::parse(FULL, Path::new("."), "t.toml").unwrap();
+        assert_eq!(c.stale_crls, StaleCrls::Warn);
+        let text = FULL.replace("[trust]", "[trust]\nstale_crls = \"refuse\"");
+        let c = Config::parse(&text, Path::new("."), "t.toml").unwrap();
+        assert_eq!(c.stale_crls, StaleCrls::Refuse);
+        let text = FULL.replace("[trust]", "[trust]\nstale_crls = \"ignore\"");
+        let found = problems(&text);
+        assert!(
+            found.len() == 1 && found[0].contains("unknown variant `ignore`"),
+            "{found:?}"
+        );
+    }
+
     /// The problems of a configuration text, as printed.
     fn problems(text: &str) -> Vec<String> {
         Config::parse(text, Path::new("."), "t.toml")
