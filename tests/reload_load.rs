@@ -12,17 +12,15 @@
 #[path = "common/gateway.rs"]
 mod common;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper::{Request, Response, StatusCode};
+use hyper::body::Bytes;
+use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
 
 use common::{admin_get, connector, metric, policies_with, post, spawn_serve, Pki};
 
@@ -47,31 +45,6 @@ callers = ["*/GOV_SERVICE"]
 purposes = ["TEST"]
 fields = ["account.status"]
 "#;
-
-async fn upstream() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(|_req: Request<Incoming>| async {
-                    Ok::<_, Infallible>(
-                        Response::builder()
-                            .header("content-type", "application/json")
-                            .body(Full::new(Bytes::from_static(
-                                br#"{"account":{"status":"normal","no":"x"}}"#,
-                            )))
-                            .unwrap(),
-                    )
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(tcp), service)
-                    .await;
-            });
-        }
-    });
-    addr
-}
 
 /// Requests that succeeded and those that did not (with the first few reasons).
 #[derive(Default)]
@@ -181,7 +154,7 @@ async fn a_hundred_reloads_under_load_fail_no_request() {
     let temp = tempfile::tempdir().unwrap();
     let dir = pki.copy(&temp.path().join("pki"));
     let policies = policies_with(temp.path(), POLICY);
-    let upstream = upstream().await;
+    let upstream = common::json_upstream(r#"{"account":{"status":"normal","no":"x"}}"#).await;
     let config_path = common::write_serve_config(
         &dir,
         &format!(
