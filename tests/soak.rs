@@ -15,17 +15,15 @@
 #[path = "common/gateway.rs"]
 mod common;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper::{Request, Response, StatusCode};
+use hyper::body::Bytes;
+use hyper::{Request, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::net::TcpListener;
 
 use common::{connector, connector_with_alpn, policies_with, post, spawn_serve, Pki};
 
@@ -53,31 +51,6 @@ purposes = ["TEST"]
 fields = ["account.status", "holder.id_number"]
 mask = { "holder.id_number" = "id_number" }
 "#;
-
-async fn upstream() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(|_req: Request<Incoming>| async {
-                    Ok::<_, Infallible>(
-                        Response::builder()
-                            .header("content-type", "application/json")
-                            .body(Full::new(Bytes::from_static(
-                                br#"{"account":{"status":"normal"},"holder":{"id_number":"420106199001011234"},"x":"y"}"#,
-                            )))
-                            .unwrap(),
-                    )
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(tcp), service)
-                    .await;
-            });
-        }
-    });
-    addr
-}
 
 fn exchange() -> Request<Full<Bytes>> {
     Request::get("/v1/exchange/SOAK/accounts/1")
@@ -237,7 +210,10 @@ async fn ten_minutes_of_mixed_load_keep_memory_and_descriptors_flat() {
     let temp = tempfile::tempdir().unwrap();
     let dir = pki.copy(&temp.path().join("pki"));
     let policies = policies_with(temp.path(), POLICY);
-    let upstream = upstream().await;
+    let upstream = common::json_upstream(
+        r#"{"account":{"status":"normal"},"holder":{"id_number":"420106199001011234"},"x":"y"}"#,
+    )
+    .await;
     let config = common::write_serve_config(
         &dir,
         &format!(
