@@ -10,8 +10,9 @@
 //! - [`caller`]: the calling department, from the verified client certificate only (its own
 //!   city's chain and CRLs, judged again after each reload);
 //! - [`service`]: the public listener's routes; [`problem`]: their errors as RFC 9457
-//!   documents; [`request_id`]: `X-Request-Id`;
-//! - [`exchange`]: `/v1/exchange/…`; [`upstream`]: the upstream clients;
+//!   documents, audit decisions and metric labels; [`request_id`]: `X-Request-Id`;
+//! - [`exchange`]: `/v1/exchange/…` (authorise → forward → answer); [`upstream`]: the upstreams'
+//!   HTTP clients;
 //! - [`desk`]: the window desk (`/desk/`, 核验台) for clerks, under the `/v1` certificate rule;
 //! - [`admin`]: the admin listener; [`screen`]: its statistics centre (`/stats`, the event
 //!   stream, the hall screen `/screen`); [`web`]: what the two pages share (escaping, security

@@ -20,10 +20,10 @@ pub enum Kind {
     LicenceVerification,
 }
 
-/// The outcome recorded: `permit`/`deny`/`error` for exchanges, `valid`/`invalid` for licences.
+/// A record's `decision`: `permit`/`deny`/`error` for exchanges, `valid`/`invalid` for licences.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Decision {
+pub enum Outcome {
     Permit,
     Deny,
     Error,
@@ -31,10 +31,23 @@ pub enum Decision {
     Invalid,
 }
 
-/// The calling organisation, from its client certificate (contract section 1).
+impl Outcome {
+    /// The name in the record, also the `decision` label of the exchange metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Permit => "permit",
+            Self::Deny => "deny",
+            Self::Error => "error",
+            Self::Valid => "valid",
+            Self::Invalid => "invalid",
+        }
+    }
+}
+
+/// The calling organisation as recorded, from its client certificate (contract section 1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Caller {
+pub struct CallerId {
     /// The city's 6-digit division code (certificate `L`).
     pub city: String,
     /// The department kind code (certificate `OU`).
@@ -43,13 +56,13 @@ pub struct Caller {
     pub org: String,
 }
 
-impl Caller {
+impl CallerId {
     pub fn new(
         city: impl Into<String>,
         department: impl Into<String>,
         org: impl Into<String>,
     ) -> Self {
-        Caller {
+        CallerId {
             city: city.into(),
             department: department.into(),
             org: org.into(),
@@ -108,7 +121,7 @@ pub struct Record {
     pub kind: Kind,
     /// `X-Request-Id` (the caller's or the generated one).
     pub request_id: String,
-    pub caller: Caller,
+    pub caller: CallerId,
     /// The item id (exchange).
     pub item: Option<String>,
     /// The licence type code (licence verification).
@@ -117,7 +130,7 @@ pub struct Record {
     pub lid: Option<String>,
     /// `X-Purpose` (exchange).
     pub purpose: Option<String>,
-    pub decision: Decision,
+    pub decision: Outcome,
     /// The problem or verdict code when the decision is not a plain permit/valid.
     pub error_code: Option<String>,
     /// Ids of the rules that determined the decision.
@@ -159,10 +172,10 @@ impl Record {
     /// An exchange decision on `item` for `purpose`; status 200, no rules or fields yet.
     pub fn exchange(
         request_id: impl Into<String>,
-        caller: Caller,
+        caller: CallerId,
         item: impl Into<String>,
         purpose: impl Into<String>,
-        decision: Decision,
+        decision: Outcome,
     ) -> Self {
         Record {
             item: Some(item.into()),
@@ -174,10 +187,10 @@ impl Record {
     /// A licence verification of licence `lid` of type `ltype`; status 200.
     pub fn licence_verification(
         request_id: impl Into<String>,
-        caller: Caller,
+        caller: CallerId,
         ltype: Option<String>,
         lid: Option<String>,
-        decision: Decision,
+        decision: Outcome,
     ) -> Self {
         Record {
             ltype,
@@ -191,7 +204,7 @@ impl Record {
         }
     }
 
-    fn bare(kind: Kind, request_id: String, caller: Caller, decision: Decision) -> Self {
+    fn bare(kind: Kind, request_id: String, caller: CallerId, decision: Outcome) -> Self {
         Record {
             kind,
             request_id,
@@ -251,57 +264,37 @@ impl Record {
     }
 }
 
-/// One line as written: the chain envelope, then the record's fields.
-#[derive(Serialize)]
-struct Line<'a> {
-    seq: u64,
-    ts: &'a str,
-    prev: &'a str,
-    #[serde(flatten)]
-    record: &'a Record,
+/// A record's fields as the end of its line: `,"kind":…}` (the record serialized as a struct,
+/// its `{` turned into a `,`). Made before the chain is taken: appenders wait for each other
+/// only while the envelope is written.
+pub(super) fn line_fields(record: &Record) -> Result<Vec<u8>, serde_json::Error> {
+    let mut fields = serde_json::to_vec(record)?;
+    if let Some(brace) = fields.first_mut() {
+        *brace = b',';
+    }
+    Ok(fields)
 }
 
-/// The line's bytes, newline included. serde_json escapes every control character, so the only
-/// newline is the last byte whatever the strings hold.
-pub(super) fn format_line(
-    seq: u64,
-    ts: &str,
-    prev: &str,
-    record: &Record,
-) -> Result<Vec<u8>, serde_json::Error> {
-    let mut line = Vec::with_capacity(512);
-    serde_json::to_writer(
-        &mut line,
-        &Line {
-            seq,
-            ts,
-            prev,
-            record,
-        },
-    )?;
+/// The line's bytes, newline included: `{"seq":…,"ts":…,"prev":…` then `fields` (from
+/// [`line_fields`]); `ts` (RFC 3339) and `prev` (hex) need no escaping. serde_json escapes every control character, so the only newline is the
+/// last byte whatever the strings hold.
+pub(super) fn format_line(seq: u64, ts: &str, prev: &str, fields: &[u8]) -> Vec<u8> {
+    let mut line = Vec::with_capacity(fields.len() + ts.len() + prev.len() + 40);
+    line.extend_from_slice(b"{\"seq\":");
+    line.extend_from_slice(seq.to_string().as_bytes());
+    line.extend_from_slice(b",\"ts\":\"");
+    line.extend_from_slice(ts.as_bytes());
+    line.extend_from_slice(b"\",\"prev\":\"");
+    line.extend_from_slice(prev.as_bytes());
+    line.push(b'"');
+    line.extend_from_slice(fields);
     line.push(b'\n');
-    Ok(line)
+    line
 }
 
 /// 64 lower-case hex characters (a SHA-256 or HMAC-SHA256 output).
 pub(super) fn is_hash_hex(text: &str) -> bool {
     text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
-
-/// Bytes from hex digits (either case); `None` for an odd length or a non-digit.
-pub(super) fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    let digit = |b: u8| {
-        char::from(b)
-            .to_digit(16)
-            .and_then(|d| u8::try_from(d).ok())
-    };
-    text.as_bytes()
-        .chunks_exact(2)
-        .map(|pair| match pair {
-            [hi, lo] => Some(digit(*hi)? << 4 | digit(*lo)?),
-            _ => None,
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -311,19 +304,23 @@ mod tests {
     fn sample() -> Record {
         Record::exchange(
             "req-1",
-            Caller::new("420100", "HOUSING_FUND", "91420100MA4K0000X1"),
+            CallerId::new("420100", "HOUSING_FUND", "91420100MA4K0000X1"),
             "HPF-DEPOSIT-QUERY",
             "HPF_WITHDRAWAL",
-            Decision::Permit,
+            Outcome::Permit,
         )
         .rules(["hpf-withdrawal-any-city"])
         .fields(["account.status", "holder.id_number"], ["holder.id_number"])
         .latency_ms(12)
     }
 
+    fn line(seq: u64, ts: &str, prev: &str, record: &Record) -> Vec<u8> {
+        format_line(seq, ts, prev, &line_fields(record).unwrap())
+    }
+
     #[test]
     fn line_has_every_key_in_order() {
-        let line = format_line(7, "2025-06-15T00:00:00Z", &"0".repeat(64), &sample()).unwrap();
+        let line = line(7, "2025-06-15T00:00:00Z", &"0".repeat(64), &sample());
         assert_eq!(line.last(), Some(&b'\n'));
         let text = std::str::from_utf8(&line).unwrap();
         let mut at = 0;
@@ -339,8 +336,8 @@ mod tests {
 
     #[test]
     fn same_facts_same_bytes_and_round_trip() {
-        let a = format_line(1, "t", "p", &sample()).unwrap();
-        let b = format_line(1, "t", "p", &sample()).unwrap();
+        let a = line(1, "t", "p", &sample());
+        let b = line(1, "t", "p", &sample());
         assert_eq!(a, b);
         let mut value: serde_json::Map<String, serde_json::Value> =
             serde_json::from_slice(&a).unwrap();
@@ -357,7 +354,7 @@ mod tests {
             request_id: "a\nb\r\u{2028}c".into(),
             ..sample()
         };
-        let line = format_line(1, "t", "p", &record).unwrap();
+        let line = line(1, "t", "p", &record);
         assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1);
     }
 

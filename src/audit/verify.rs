@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::files::Segments;
-use super::record::{decode_hex, is_hash_hex, Record, LINE_KEYS};
+use super::record::{is_hash_hex, Record, LINE_KEYS};
+use crate::crypto::decode_hex;
 use crate::crypto::{hex, sha256};
 use crate::time::parse_rfc3339;
 
@@ -180,7 +181,7 @@ pub(super) enum Start {
 }
 
 /// The intact prefix and the first break, if any.
-pub(super) struct Outcome {
+pub(super) struct Checked {
     pub summary: VerifySummary,
     pub broken: Option<ChainBreak>,
 }
@@ -196,7 +197,7 @@ struct Entry {
 }
 
 /// Checks the chain over `paths`; only I/O errors are errors.
-pub(super) fn check(paths: &[PathBuf], start: Start) -> Result<Outcome, VerifyError> {
+pub(super) fn check(paths: &[PathBuf], start: Start) -> Result<Checked, VerifyError> {
     let mut lines = Lines::new(paths);
     let mut summary = VerifySummary {
         files: paths.len(),
@@ -267,7 +268,7 @@ pub(super) fn check(paths: &[PathBuf], start: Start) -> Result<Outcome, VerifyEr
         previous = Some((entry.file, entry.line, entry.offset, entry.seq));
         current = next;
     };
-    Ok(Outcome { summary, broken })
+    Ok(Checked { summary, broken })
 }
 
 /// Reads the lines of the files in turn and parses each into an [`Entry`].
@@ -422,18 +423,23 @@ fn take_str(map: &mut Map<String, Value>, key: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::record::{format_line, Caller, Decision};
+    use super::super::record::{format_line, line_fields, CallerId, Outcome};
     use super::*;
 
     fn line(seq: u64, prev: &str) -> Vec<u8> {
         let record = Record::exchange(
             "r",
-            Caller::new("420100", "TAX", "org"),
+            CallerId::new("420100", "TAX", "org"),
             "ITEM",
             "P",
-            Decision::Deny,
+            Outcome::Deny,
         );
-        let mut line = format_line(seq, "2025-06-15T00:00:00Z", prev, &record).unwrap();
+        let mut line = format_line(
+            seq,
+            "2025-06-15T00:00:00Z",
+            prev,
+            &line_fields(&record).unwrap(),
+        );
         line.pop();
         line
     }

@@ -10,9 +10,10 @@ use toml::Spanned;
 
 use super::lint::WARNING_CODES;
 use super::model::{
-    Allow, Caller, CallerPattern, Day, FieldPath, Forbid, Item, MaskMethod, Origin, Part, Permit,
+    Allow, CallerPattern, Day, FieldPath, Forbid, Item, MaskMethod, Origin, Part, Party, Permit,
     Rate,
 };
+use super::plan::Plans;
 use crate::catalog::{write_problems, Catalog, Problem};
 use crate::toml_file;
 pub use crate::toml_file::line_at;
@@ -243,7 +244,7 @@ impl Ctx<'_> {
         let provider =
             self.caller_pattern(&raw.provider)
                 .and_then(|p| match (p.city, p.department) {
-                    (Part::Is(city), Part::Is(department)) => Some(Caller { city, department }),
+                    (Part::Is(city), Part::Is(department)) => Some(Party { city, department }),
                     _ => {
                         self.bad(
                             &raw.provider,
@@ -340,6 +341,7 @@ impl Ctx<'_> {
             forbids,
             allow,
             origin: self.origin(line),
+            plans: Plans::default(),
         })
     }
 

@@ -28,7 +28,7 @@ use super::problem::ApiError;
 use super::service::{check_media_type, discard_body, read_body, Connection};
 use super::web::{self, Asset};
 use crate::licence::Verdict;
-use crate::policy::filter::mask_text;
+use crate::policy::mask::mask_text;
 use crate::policy::model::MaskMethod;
 
 /// The desk's page.
@@ -90,12 +90,11 @@ pub(super) async fn handle(
     req: Request<Incoming>,
     request_id: &str,
 ) -> (Response<Full<Bytes>>, Option<Arc<Caller>>) {
-    let limit = conn.state().config.limits.max_body_bytes;
     let path = req.uri().path().to_owned();
     let caller = match conn.caller(&path) {
         Ok(c) => c,
         Err(e) => {
-            discard_body(req.into_body(), limit);
+            discard_body(req.into_body());
             return (refused(&e), None);
         }
     };
@@ -106,7 +105,7 @@ pub(super) async fn handle(
         PAGE if read_only => render(conn, &caller, StatusCode::OK, &Outcome::Ready),
         VERIFY if method == Method::POST => verify(conn, req, &caller, request_id).await,
         "/desk" | PAGE | VERIFY => {
-            discard_body(req.into_body(), limit);
+            discard_body(req.into_body());
             let allowed = if path == VERIFY { "POST" } else { "GET, HEAD" };
             let mut r = web::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
             r.headers_mut()
@@ -119,7 +118,7 @@ pub(super) async fn handle(
         {
             Some(asset) if read_only => web::asset(asset),
             _ => {
-                discard_body(req.into_body(), limit);
+                discard_body(req.into_body());
                 web::text(StatusCode::NOT_FOUND, "not found\n")
             }
         },
@@ -139,11 +138,11 @@ async fn verify(
     let notice =
         |status, zh, en: &str| render(conn, caller, status, &Outcome::Notice(zh, en.into()));
     if let Err(why) = same_origin(&req) {
-        discard_body(req.into_body(), limit);
+        discard_body(req.into_body());
         return notice(StatusCode::FORBIDDEN, "拒绝跨站提交", &why);
     }
     if check_media_type(&req, &[FORM], FORM).is_err() {
-        discard_body(req.into_body(), limit);
+        discard_body(req.into_body());
         return notice(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "请通过页面表单提交",
@@ -222,7 +221,7 @@ fn render(
 /// The page for a certificate the desk cannot serve (401 without one, 403 for one that does
 /// not name a department of its city).
 fn refused(e: &ApiError) -> Response<Full<Bytes>> {
-    let status = super::problem::classify(e).0;
+    let status = super::problem::classify(e).status;
     web::page(status, page::refused(status, &e.to_string()), web::DESK_CSP)
 }
 
@@ -293,7 +292,7 @@ fn percent_decode(text: &[u8]) -> Vec<u8> {
 
 /// The verdict as the desk may show it: the holder's id masked as `id_number` (first 6 and last
 /// 4 characters) everywhere, messages included, so the page cannot hold it in full.
-pub(super) fn sanitize(mut verdict: Verdict, key: &crate::policy::filter::MaskKey) -> Verdict {
+pub(super) fn sanitize(mut verdict: Verdict, key: &crate::policy::mask::MaskKey) -> Verdict {
     let Some(id) = verdict.holder.as_mut().and_then(|h| h.id.take()) else {
         return verdict;
     };
@@ -314,7 +313,7 @@ mod tests {
     use super::*;
     use crate::licence::verdict::{Finding, HolderInfo};
     use crate::licence::Code;
-    use crate::policy::filter::MaskKey;
+    use crate::policy::mask::MaskKey;
 
     #[test]
     fn form_values_are_decoded() {

@@ -60,9 +60,10 @@ impl Connection {
                     .header(CONTENT_TYPE, "application/problem+json");
                 let r = match &e {
                     ApiError::MethodNotAllowed { allowed, .. } => r.header(ALLOW, *allowed),
-                    ApiError::ItemMethodNotAllowed { allowed, .. } => {
-                        r.header(ALLOW, allowed.as_str())
-                    }
+                    ApiError::Denied {
+                        allow: Some(allowed),
+                        ..
+                    } => r.header(ALLOW, allowed.as_str()),
                     ApiError::RateLimited { retry_after } => r.header(RETRY_AFTER, *retry_after),
                     // an HTTP/1.1 client past the limit is not read further than the drain
                     ApiError::BodyTooLarge { .. } if version < Version::HTTP_2 => {
@@ -98,18 +99,17 @@ impl Connection {
         request_id: &str,
     ) -> Result<(Response<Full<Bytes>>, Option<Arc<Caller>>), (ApiError, Option<Arc<Caller>>)> {
         let path = req.uri().path().to_owned();
-        let drain_limit = self.state.config.limits.max_batch_body_bytes;
         if desk::owns(&path) {
             return Ok(desk::handle(self, req, request_id).await);
         }
         if !path.starts_with("/v1/") {
-            discard_body(req.into_body(), drain_limit);
+            discard_body(req.into_body());
             return Err((ApiError::NotFound { path }, None));
         }
         let caller = match self.caller(&path) {
             Ok(c) => c,
             Err(e) => {
-                discard_body(req.into_body(), drain_limit);
+                discard_body(req.into_body());
                 return Err((e, None));
             }
         };
@@ -124,13 +124,13 @@ impl Connection {
             VERIFY => false,
             VERIFY_BATCH => true,
             _ => {
-                discard_body(req.into_body(), drain_limit);
+                discard_body(req.into_body());
                 return Err(with(ApiError::NotFound { path }));
             }
         };
         if req.method() != Method::POST {
             let method = req.method().to_string();
-            discard_body(req.into_body(), drain_limit);
+            discard_body(req.into_body());
             return Err(with(ApiError::MethodNotAllowed {
                 method,
                 path,
@@ -243,16 +243,16 @@ impl Connection {
             .map_err(|e| ApiError::Internal(format!("verification task failed: {e}")))?,
         };
         let latency = started.elapsed().as_millis() as u64;
-        let who = audit::Caller::new(
+        let who = audit::CallerId::new(
             caller.city.clone(),
             caller.department.clone(),
             caller.org.clone(),
         );
         for verdict in &verdicts {
             let decision = if verdict.valid {
-                audit::Decision::Valid
+                audit::Outcome::Valid
             } else {
-                audit::Decision::Invalid
+                audit::Outcome::Invalid
             };
             let mut record = Record::licence_verification(
                 request_id,
@@ -269,7 +269,7 @@ impl Connection {
             if let Some(id) = verdict.holder.as_ref().and_then(|h| h.id.as_deref()) {
                 record = record.subject(self.state.audit_key.personal_id(id));
             }
-            self.state.audit(&record)?;
+            self.state.audit(&record).await?;
         }
         Ok(verdicts)
     }
@@ -342,15 +342,15 @@ pub const MAX_DRAINED_BODY_BYTES: u64 = 16 * 1024 * 1024;
 /// Reads and drops, in the background, the rest of the body of a request answered without it,
 /// so that a client still sending sees the answer rather than a reset: the stream ends cleanly
 /// (HTTP/2, where curl before 8 takes even a `NO_ERROR` reset for a failure) or the connection
-/// stays open (HTTP/1.1). Bounded by `limit` bytes and [`DISCARD_TIMEOUT`]; past either, the
-/// body is dropped.
-pub(super) fn discard_body(mut body: Incoming, limit: usize) {
+/// stays open (HTTP/1.1). Bounded by [`MAX_DRAINED_BODY_BYTES`] and [`DISCARD_TIMEOUT`]; past
+/// either, the body is dropped. Nothing is kept: the cost is the bandwidth.
+pub(super) fn discard_body(mut body: Incoming) {
     tokio::spawn(async move {
         let drain = async {
-            let mut read = 0usize;
+            let mut read = 0u64;
             while let Some(Ok(frame)) = body.frame().await {
-                read += frame.data_ref().map_or(0, Bytes::len);
-                if read > limit {
+                read += frame.data_ref().map_or(0, |d| d.len() as u64);
+                if read > MAX_DRAINED_BODY_BYTES {
                     break;
                 }
             }
@@ -367,11 +367,10 @@ pub(super) async fn read_body(req: Request<Incoming>, limit: usize) -> Result<By
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let drain = usize::try_from(MAX_DRAINED_BODY_BYTES).unwrap_or(usize::MAX);
     let mut body = req.into_body();
     if let Some(n) = declared.filter(|n| *n > limit as u64) {
         if n <= MAX_DRAINED_BODY_BYTES {
-            discard_body(body, drain);
+            discard_body(body);
         }
         return Err(ApiError::BodyTooLarge { limit });
     }
@@ -383,7 +382,7 @@ pub(super) async fn read_body(req: Request<Incoming>, limit: usize) -> Result<By
             continue;
         };
         if collected.len() + data.len() > limit {
-            discard_body(body, drain);
+            discard_body(body);
             return Err(ApiError::BodyTooLarge { limit });
         }
         collected.extend_from_slice(data);

@@ -25,7 +25,7 @@ use crate::audit::{AuditError, AuditKey, AuditLog, AuditOptions, Record, SecretF
 use crate::crypto::sha256_of;
 use crate::licence::verify::LoadError;
 use crate::licence::{Verdict, Verifier};
-use crate::policy::filter::MaskKey;
+use crate::policy::mask::MaskKey;
 use crate::policy::rate::RateLimiter;
 use crate::policy::{signing, PolicyError, PolicySet};
 use crate::stats::{self, Fact, Resolver, Stats};
@@ -266,13 +266,12 @@ impl State {
 
     /// Appends an audit record and counts it in today's figures; a failure means the answer
     /// must not be sent (500).
-    pub fn audit(&self, record: &Record) -> Result<(), ApiError> {
-        let append = || self.audit_log.append(record);
+    pub async fn audit(&self, record: &Record) -> Result<(), ApiError> {
         // with fsync per record, appending blocks on the disk: keep it off the async workers
         let result = if self.config.audit.flush_interval.is_zero() {
-            tokio::task::block_in_place(append)
+            tokio::task::block_in_place(|| self.audit_log.append(record))
         } else {
-            append()
+            self.audit_log.append_async(record).await
         };
         match result {
             Ok(_) => {
