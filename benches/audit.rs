@@ -3,6 +3,13 @@
 //! tmpfs, so the fsyncs are real).
 //!
 //! Run with `cargo bench --bench audit`; criterion reports the throughput in appends/s.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -52,6 +52,13 @@
 //! tongban permit also works out the granted fields, masks and rate; Cedar's does not.
 //!
 //! The translation is in `cedar/translate.rs`, the set-up check in `cedar/equivalence.rs`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 #[path = "cedar/equivalence.rs"]
 mod equivalence;

@@ -3,6 +3,13 @@
 //! merged into one plan filter a body in the same time).
 //!
 //! `cargo bench --bench filter`
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use tongban::policy::filter::filter;

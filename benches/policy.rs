@@ -2,6 +2,13 @@
 //! items: a decision costs the rules of one item, so the times should be flat.
 //!
 //! `cargo bench --bench policy`
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use tongban::policy::model::Party;

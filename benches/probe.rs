@@ -4,6 +4,13 @@
 //!
 //! `cargo bench --bench probe [-- --ms N]` prints one JSON line: the median time of one
 //! verification over batches run for about N ms (default 300), and the fastest and slowest batch.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 use std::time::{Duration, Instant};
 

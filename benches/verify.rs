@@ -10,6 +10,13 @@
 //! - `cache_hit_<alg>`: what the gateway does on a verdict-cache hit (look-up and reassembly).
 //!
 //! Run with `cargo bench --bench verify`; the ratios to `raw_<alg>` are the figures to watch.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 #[path = "../tests/common/mod.rs"]
 mod common;

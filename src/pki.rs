@@ -366,7 +366,10 @@ fn deterministic_serial_with(subject: &Subject, nb: UnixTime, na: UnixTime, extr
         opt(&subject.org_id)
     );
     let digest = ring::digest::digest(&ring::digest::SHA256, input.as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest.as_ref()[..8]);
+    let first: [u8; 8] = digest
+        .as_ref()
+        .get(..8)
+        .and_then(|head| head.try_into().ok())
+        .unwrap_or_default();
     (u64::from_be_bytes(first) & 0x7fff_ffff_ffff_ffff).max(1)
 }

@@ -5,8 +5,10 @@
 //! # Layout
 //! - [`config`]: the configuration file, and [`config::check`]: every problem of it and of the
 //!   files it names at once (`tongban config check`, and `serve` before it starts);
-//! - [`tls`]: rustls configuration (ring, TLS 1.2/1.3, ALPN, client certificates);
-//! - [`caller`]: the calling department, from the verified client certificate only;
+//! - [`tls`]: rustls configuration (ring, TLS 1.2/1.3, ALPN, client certificates checked
+//!   against the cities' anchors and CRLs);
+//! - [`caller`]: the calling department, from the verified client certificate only (its own
+//!   city's chain and CRLs, judged again after each reload);
 //! - [`service`]: the public listener's routes; [`problem`]: their errors as RFC 9457
 //!   documents, audit decisions and metric labels; [`request_id`]: `X-Request-Id`;
 //! - [`exchange`]: `/v1/exchange/…` (authorise → forward → answer); [`upstream`]: the upstreams'

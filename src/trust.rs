@@ -22,7 +22,7 @@ use crate::catalog::Catalog;
 use crate::crypto::SignatureError;
 use crate::time::{parse_rfc3339, UnixTime};
 use cert::Cert;
-use crl::Crl;
+use crl::{Crl, Revocation};
 
 /// Largest trust file read (a PEM bundle or CRL); bounds memory on a misconfigured directory.
 const MAX_TRUST_FILE_BYTES: u64 = 16 * 1024 * 1024;
@@ -287,6 +287,40 @@ impl CityTrust {
                 }
             })
             .map(|c| &c.crl)
+    }
+}
+
+/// What a city's CRLs say of a chain.
+#[derive(Debug, Default)]
+pub struct RevocationStatus<'a> {
+    /// The CRLs consulted that are past their nextUpdate (each once).
+    pub stale: Vec<&'a Crl>,
+    /// The certificates of the chain revoked at the time asked, with their CRL entry.
+    pub revoked: Vec<(&'a Cert, &'a Revocation)>,
+}
+
+impl CityTrust {
+    /// Checks every link of `chain` (signer or caller first, anchor last) against the CRLs of
+    /// its issuer: revoked at `at` (the rule of [`Revocation::revokes_at`]), stale at `now`.
+    pub fn revocation<'a>(
+        &'a self,
+        chain: &'a [Arc<Cert>],
+        at: UnixTime,
+        now: UnixTime,
+    ) -> RevocationStatus<'a> {
+        let mut status = RevocationStatus::default();
+        for pair in chain.windows(2) {
+            let [cert, issuer] = pair else { continue };
+            for crl in self.crls_for(issuer) {
+                if crl.is_stale(now) && !status.stale.iter().any(|s| std::ptr::eq(*s, crl)) {
+                    status.stale.push(crl);
+                }
+                if let Some(entry) = crl.lookup(cert.serial()).filter(|e| e.revokes_at(at)) {
+                    status.revoked.push((cert, entry));
+                }
+            }
+        }
+        status
     }
 }
 

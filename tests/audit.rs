@@ -1,5 +1,12 @@
 //! The audit log end to end: round trip, tampering of every kind, rotation, reopening, crash
 //! recovery (a child process killed with SIGKILL), concurrency and the keyed hash of personal ids.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};

@@ -2,6 +2,13 @@
 //! error as `tongban: …`, exit 1 = not accepted, 2 = usage or I/O; and the findings of issue 13
 //! (`verify` lines name their file, clear errors outside the repository, unknown callers in
 //! `explain`, `policy check` counts, a busy port in `sample-upstream`, the demo's output order).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 #[path = "common/cli.rs"]
 mod cli;

@@ -1,6 +1,13 @@
 //! `tongban config check FILE` and `tongban serve` before it starts: every problem of the
 //! configuration, the files it names and the policies it loads, all at once, each with its file
 //! and line; exit 0 ok, 1 problems, 2 usage or I/O.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 #[path = "common/cli.rs"]
 mod cli;

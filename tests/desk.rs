@@ -2,6 +2,13 @@
 //! assets, checks through the same path as `POST /v1/licences/verify` (audit record, metrics,
 //! verdict cache), no full holder id in any answer, and what it refuses. The browser itself is
 //! in `desk_browser.rs`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 #[path = "common/gateway.rs"]
 mod common;

@@ -6,6 +6,13 @@
 //! licences, the masked id and no full id anywhere in the DOM, keyboard-only use, no CSP
 //! violation and nothing stored; the screen updating itself without a reload. Screenshots go to
 //! a temporary folder, or to `docs/images/` with `UPDATE_SCREENSHOTS=1`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 #[path = "common/browser.rs"]
 mod browser;

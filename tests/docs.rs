@@ -10,6 +10,13 @@
 //!
 //! A block that cannot run in a test (a server that runs until stopped, a benchmark, the test
 //! suite itself) is preceded by `<!-- docs-test: skip: REASON -->`; the reason is required.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 #[path = "common/cli.rs"]
 mod cli;

@@ -1,5 +1,12 @@
 //! The data exchange end to end: real TLS with real client certificates into the gateway, real
 //! HTTP upstreams on loopback, every status of contract section 5, and the audit log after it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 #[path = "common/gateway.rs"]
 mod common;

@@ -3,6 +3,13 @@
 //! they return the same bytes and report the same fields; the streaming filter refuses exactly
 //! what `serde_json::from_slice` refuses; and `FieldPlan::fields` (what `policy explain`,
 //! `policy test` and `policy diff` show) says what the filter does.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 #[path = "filter_props/reference.rs"]
 mod reference;

@@ -1,5 +1,12 @@
 //! `tongban init DIR`: the folder it writes starts a real `tongban serve` with no edits, and a
 //! real mTLS request as the trial client goes through the exchange into `sample-upstream`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 #[path = "common/cli.rs"]
 mod cli;

@@ -1,5 +1,12 @@
 //! `tongban licence issue` through the real binary: one licence, and a numbered series with
 //! `--count` (load tests issue 100,000 at once) that `tongban verify` accepts.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 use std::process::{Command, Output};
 

@@ -1,5 +1,12 @@
 //! QR codes of licences: `tongban licence qr` (formats, exit statuses, the overflow in bytes) and
 //! the 100 demo licences of `certs/demo` in `kid` form, each rendered and decoded back exactly.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

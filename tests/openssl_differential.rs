@@ -9,6 +9,13 @@
 //! must be a documented deliberate difference, recognised from openssl's own error list.
 //!
 //! `TONGBAN_DIFF_CASES` and `TONGBAN_DIFF_SEED` override the case count and seed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 #[path = "common/differential.rs"]
 mod differential;

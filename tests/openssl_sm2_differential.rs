@@ -29,6 +29,13 @@
 //!
 //! `TONGBAN_SM2_DIFF_CASES` and `TONGBAN_SM2_DIFF_SEED` override the case count and seed;
 //! `TONGBAN_DIFF_VERBOSE=1` prints every case.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 #[path = "common/differential.rs"]
 mod differential;

@@ -5,6 +5,13 @@
 //! signer (`openssl ca -gencrl`). `tongban verify` must accept the licence and then refuse it.
 //! The traps of the same document are shown too: OpenSSL's defaults (an empty signer ID) give
 //! certificates, CRLs and licence signatures that openssl accepts and tongban refuses.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 #[path = "common/differential.rs"]
 mod differential;

@@ -1,4 +1,11 @@
 //! Broken policy files: every error is reported, each with its file and line.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 use std::collections::HashSet;
 

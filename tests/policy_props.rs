@@ -1,5 +1,12 @@
 //! Invariants of the decision: adding a permit never removes access, a matching forbid always
 //! denies, an unknown item or caller is denied.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 use proptest::prelude::*;
 use tongban::policy::decide::{decide, AccessRequest, Decision, DenyReason};
@@ -65,6 +72,7 @@ fn permit(n: usize) -> impl Strategy<Value = Permit> {
                 require_licence: licence,
                 valid_from: window.map(|(a, b)| a.min(b)),
                 valid_until: window.map(|(a, b)| a.max(b)),
+                allow: Vec::new(),
                 origin: Origin::default(),
             },
         )
@@ -79,6 +87,7 @@ fn forbid(n: usize) -> impl Strategy<Value = Forbid> {
             id: format!("f{n}"),
             callers,
             purposes: purposes.map(|p| p.into_iter().map(str::to_owned).collect()),
+            allow: Vec::new(),
             origin: Origin::default(),
         })
 }
@@ -113,6 +122,7 @@ fn item() -> impl Strategy<Value = Item> {
                 sensitive: None,
                 permits,
                 forbids,
+                allow: Vec::new(),
                 origin: Origin::default(),
                 plans: Plans::default(),
             }
@@ -196,6 +206,7 @@ proptest! {
             id: "stop".into(),
             callers: vec![CallerPattern { city: Part::Is(r.caller.city.clone()), department: Part::Any }],
             purposes: with_purpose.then(|| vec![r.purpose.clone()]),
+            allow: Vec::new(),
             origin: Origin::default(),
         });
         match run(&forbidden, &r, "ITEM") {

@@ -1,5 +1,12 @@
 //! Scenario files: `tests/scenarios/<name>/policy.toml` and `cases.toml` (request → expected
 //! decision, determining rules, returned and masked fields, rate).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 use std::path::Path;
 

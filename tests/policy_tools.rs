@@ -1,5 +1,12 @@
 //! The security teams' tools through the real binary: check (every warning has a fixture),
 //! explain, test with coverage, diff, and signed policy sets.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -91,6 +98,114 @@ fn check_reports_every_warning_with_file_and_line() {
     }
     let (code, _, _) = tongban(&["policy", "check", &path(&dir), "--deny-warnings"]);
     assert_eq!(code, 1);
+}
+
+/// An item whose permit gives a name in clear to other cities, and whose forbid covers nothing.
+const ACKNOWLEDGED: &str = r#"
+[[item]]
+id = "ACK"
+name = "确认的告警"
+category = "测试"
+provider = "420100/TAX"
+upstream = "tax"
+methods = ["GET"]
+fields = ["status", "holder.name"]
+legal_basis = "测试依据"
+
+[[item.permit]]
+id = "any-city-tax"
+callers = ["*/TAX"]
+purposes = ["P"]
+fields = ["status", "holder.name"]
+allow = [{ warning = "PERSONAL_FIELD_UNMASKED", reason = "the name is the taxpayer's business name" }]
+"#;
+
+#[test]
+fn acknowledged_warnings_pass_deny_warnings_and_show_in_explain_and_diff() {
+    let plain = ACKNOWLEDGED.replace("allow = [{ warning = \"PERSONAL_FIELD_UNMASKED\", reason = \"the name is the taxpayer's business name\" }]\n", "");
+    let before = policies(&[("ack.toml", &plain)], &[]);
+    let after = policies(&[("ack.toml", ACKNOWLEDGED)], &[]);
+    // without the allow, the warning fails --deny-warnings; with it, it is acknowledged
+    let (code, out, _) = tongban(&["policy", "check", &path(&before), "--deny-warnings"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("warning[PERSONAL_FIELD_UNMASKED]"), "{out}");
+    let (code, out, err) = tongban(&["policy", "check", &path(&after), "--deny-warnings"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(
+            "items/ack.toml:12: acknowledged[PERSONAL_FIELD_UNMASKED]: permit `any-city-tax`"
+        ) && out.contains("(reason: the name is the taxpayer's business name)"),
+        "{out}"
+    );
+    assert!(err.contains("0 warning(s), 1 acknowledged"), "{err}");
+    let (_, out, _) = tongban(&["policy", "check", &path(&after), "--format", "json"]);
+    let findings: Vec<Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(findings[0]["severity"], "acknowledged");
+    assert_eq!(
+        findings[0]["reason"],
+        "the name is the taxpayer's business name"
+    );
+    // explain shows it under its rule
+    let (code, out, _) = tongban(&[
+        "policy",
+        "explain",
+        &path(&after),
+        "--caller",
+        "420200/TAX",
+        "--item",
+        "ACK",
+        "--purpose",
+        "P",
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains(
+            "    acknowledges PERSONAL_FIELD_UNMASKED: the name is the taxpayer's business name"
+        ),
+        "{out}"
+    );
+    // diff reports a new acknowledgement, and its removal
+    let (_, out, _) = tongban(&["policy", "diff", &path(&before), &path(&after)]);
+    assert!(
+        out.contains("! ACK: permit `any-city-tax` now acknowledges PERSONAL_FIELD_UNMASKED: the name is the taxpayer's business name"),
+        "{out}"
+    );
+    let (_, out, _) = tongban(&[
+        "policy",
+        "diff",
+        &path(&after),
+        &path(&before),
+        "--format",
+        "json",
+    ]);
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["acknowledgements"][0]["change"], "removed", "{out}");
+    // an allow that acknowledges nothing is a warning; an unknown code or no reason does not load
+    let unused = ACKNOWLEDGED.replace("\"*/TAX\"", "\"420100/TAX\"");
+    let dir = policies(&[("ack.toml", &unused)], &[]);
+    let (code, out, _) = tongban(&["policy", "check", &path(&dir), "--deny-warnings"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("warning[ALLOW_UNUSED]: `allow` of `PERSONAL_FIELD_UNMASKED` acknowledges no warning here"), "{out}");
+    for (bad, message) in [
+        (
+            "PERSONAL_FIELD_UNMASKED\", reason = \"the name",
+            "PERSONAL_FIELDS_UNMASKED\", reason = \"the name",
+        ),
+        (
+            "reason = \"the name is the taxpayer's business name\"",
+            "reason = \" \"",
+        ),
+    ]
+    .map(|(from, to)| (ACKNOWLEDGED.replace(from, to), from))
+    {
+        let dir = policies(&[("ack.toml", &bad)], &[]);
+        let (code, out, _) = tongban(&["policy", "check", &path(&dir)]);
+        assert_eq!(code, 1, "{message}: {out}");
+        assert!(
+            out.contains("items/ack.toml:17: error[POLICY]: `allow`"),
+            "{out}"
+        );
+    }
 }
 
 #[test]

@@ -1,4 +1,11 @@
 //! The gateway over real TLS with real client certificates, on ephemeral ports.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 #[path = "common/gateway.rs"]
 mod common;
@@ -659,5 +666,60 @@ async fn sm2_cities_call_through_their_tls_root_and_sm2_licences_verify() {
                 }
             }
         }
+    }
+}
+
+/// An over-limit body sent by curl over HTTP/2 (where it saw a stream error, exit 92, when the
+/// body was dropped) and over HTTP/1.1 gets its 413 problem, declared or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_over_http2_get_413() {
+    let pki = Pki::shared();
+    let server = start(config(&pki.dir)).await;
+    let addr = server.public_addr();
+    let work = tempfile::tempdir().unwrap();
+    let id = pki.client(WUHAN);
+    // declared and drained (200 KiB), declared and too large to drain (3 MiB), and sent with
+    // no length at all (curl reads it from a pipe)
+    let cases = [
+        (200 * 1024, false),
+        (3 * 1024 * 1024, false),
+        (300 * 1024, true),
+    ];
+    for ((size, from_pipe), http) in cases.into_iter().flat_map(|c| [(c, "2"), (c, "1.1")]) {
+        let body = work.path().join("body");
+        std::fs::write(&body, vec![b'a'; size]).unwrap();
+        let mut curl = std::process::Command::new("curl");
+        curl.args(["--silent", "--show-error", "--max-time", "20"])
+            .arg(if http == "2" { "--http2" } else { "--http1.1" })
+            .arg("--cacert")
+            .arg(pki.dir.join("server/ca.pem"))
+            .arg("--cert")
+            .arg(&id.cert)
+            .arg("--key")
+            .arg(&id.key)
+            .args(["-H", "content-type: application/jose"])
+            .args(["-w", "\n%{http_code} %{http_version}"])
+            .arg(format!("https://localhost:{}{VERIFY}", addr.port()));
+        if from_pipe {
+            curl.args(["-H", "transfer-encoding: chunked", "--data-binary", "@-"])
+                .stdin(std::fs::File::open(&body).unwrap());
+        } else {
+            curl.arg("--data-binary")
+                .arg(format!("@{}", body.display()));
+        }
+        let out = tokio::task::spawn_blocking(move || curl.output().unwrap())
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{size} bytes: curl {:?}: {}{stdout}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (problem, status) = stdout.rsplit_once('\n').unwrap();
+        assert_eq!(status, format!("413 {http}"), "{size} bytes: {stdout}");
+        let problem: serde_json::Value = serde_json::from_str(problem).unwrap();
+        assert_eq!(problem["code"], "BODY_TOO_LARGE", "{size} bytes");
     }
 }

@@ -1,6 +1,13 @@
 //! The shipped policies under `policies/`: they load, they cover the metropolitan area, every
 //! item has a sample upstream response holding its fields, and every case of `policies/tests/`
 //! passes with every rule determining at least one case.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -300,4 +307,30 @@ fn every_case_passes_and_every_rule_decides_a_case() {
     ] {
         assert!(codes.contains_key(code), "no deny case with code {code}");
     }
+}
+
+/// The shipped set passes `policy check --deny-warnings`: the warnings it keeps on purpose are
+/// acknowledged with their reasons, so a security team can gate on any new one.
+#[test]
+fn the_shipped_set_passes_check_with_deny_warnings() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tongban"))
+        .args(["policy", "check", "--deny-warnings"])
+        .arg(dir())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("0 error(s), 0 warning(s), 3 acknowledged"),
+        "{stderr}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .all(|l| l.contains(": acknowledged[") && l.contains("(reason: ")),
+        "{stdout}"
+    );
 }

@@ -1,6 +1,13 @@
 //! SM2 conformance: the published example signature of GB/T 32918.2 / GM/T 0003.5 on the
 //! recommended curve, and OpenSSL's SM2 verification vectors, through tongban's own key reading
 //! and signature check (`tongban::crypto`). See `tests/data/sm2/README.md`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

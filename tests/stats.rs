@@ -2,22 +2,27 @@
 //! denied and failed exchanges and valid and invalid verifications (API, batch and desk), the
 //! same figures after a restart (rebuilt from the audit log, rotated files included); the event
 //! stream following changes and ending when the gateway drains, in process and under SIGTERM.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 #[path = "common/gateway.rs"]
 mod common;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper::body::Bytes;
+use hyper::{Request, StatusCode};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 use common::{
     admin_get, assert_no_inline_script, config_in, connector, policies_with, post, send, start, Pki,
@@ -79,30 +84,6 @@ purposes = ["TEST"]
 fields = ["account.status"]
 "#;
 
-/// A JSON upstream on loopback.
-async fn upstream() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(|_req: Request<Incoming>| async {
-                    Ok::<_, Infallible>(
-                        Response::builder()
-                            .header("content-type", "application/json")
-                            .body(Full::new(Bytes::from(r#"{"account":{"status":"正常"}}"#)))
-                            .unwrap(),
-                    )
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(tcp), service)
-                    .await;
-            });
-        }
-    });
-    addr
-}
-
 fn gateway_config(pki: &Path, work: &Path, upstream: SocketAddr) -> tongban::server::Config {
     let mut c = config_in(pki, work);
     c.policies_dir = Some(policies_with(work, POLICY));
@@ -161,7 +142,7 @@ async fn figures_are_exact_and_survive_a_restart() {
 async fn mixed_day() -> Option<()> {
     let pki = Pki::shared();
     let work = tempfile::tempdir().unwrap();
-    let up = upstream().await;
+    let up = common::json_upstream(r#"{"account":{"status":"正常"}}"#).await;
     let cfg = gateway_config(&pki.dir, work.path(), up);
     let server = start(cfg.clone()).await;
     let addr = server.public_addr();

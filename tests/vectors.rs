@@ -1,4 +1,11 @@
 //! Table-driven vectors for the identifiers a licence carries.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 use tongban::checkdigit::{mod37_36_check, resident_id_valid, uscc_valid};
 use tongban::lid::Lid;

@@ -1,5 +1,12 @@
 //! One case (or more) per error and warning code of contract section 2, against a PKI made by
 //! code. The negative certificates are named after what is wrong with them.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 mod common;
 
@@ -502,6 +509,29 @@ fn unsupported_algorithms() {
     assert_only(
         &verify(&w, &with_header(&good, &header)),
         Code::UnsupportedAlgorithm,
+    );
+}
+
+#[test]
+fn alg_none_is_refused_as_an_algorithm_whatever_the_signature_part() {
+    let w = World::new();
+    let good = w.business_licence(|_| {});
+    let mut header = header_of(&w);
+    header["alg"] = json!("none");
+    let unsigned = with_header(&good, &header);
+    let (signed_part, _) = unsigned.rsplit_once('.').unwrap();
+    // an unsecured JWS (RFC 7515 A.5) has an empty signature part; "x" is any other part
+    for licence in [format!("{signed_part}."), format!("{signed_part}.eA")] {
+        let v = verify(&w, &licence);
+        assert_has(&v, Code::UnsupportedAlgorithm);
+        assert!(!v.has_error(Code::Malformed), "{licence}: {:#?}", v.errors);
+        assert!(!v.has_error(Code::SignatureInvalid), "{:#?}", v.errors);
+    }
+    // with a supported algorithm, an empty signature is one that does not verify
+    let (good_signed_part, _) = good.rsplit_once('.').unwrap();
+    assert_only(
+        &verify(&w, &format!("{good_signed_part}.")),
+        Code::SignatureInvalid,
     );
 }
 

@@ -36,6 +36,13 @@
 //!   vector is tcId 8 (DigestInfo without the NULL parameter, flag `MissingNull`).
 //! - RSA PSS (sLen 32 = hash length, which is what ring's `RSA_PSS_2048_8192_SHA256`
 //!   requires): modified signatures / padding and a PKCS#1 v1.5 signature under PS256.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failure here is a failed test"
+)]
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -17,7 +17,7 @@ use crate::licence::Verifier;
 use crate::policy::decide::{check_permit, forbid_matches, Decision};
 use crate::policy::lint::lint;
 use crate::policy::load::days_from_civil;
-use crate::policy::model::{Day, Party};
+use crate::policy::model::{Allow, Day, Party};
 use crate::policy::{cases, signing, today_cst, AccessRequest, PolicySet};
 use crate::recognition::Recognition;
 use crate::time::{Clock, SystemClock};
@@ -196,6 +196,16 @@ fn upstream_names(config: &Path) -> Result<HashSet<String>, String> {
         .unwrap_or_default())
 }
 
+/// (severity, code, file, line, message, reason of an acknowledged warning)
+type CheckFinding = (
+    &'static str,
+    &'static str,
+    String,
+    u64,
+    String,
+    Option<String>,
+);
+
 fn check(dir: &Path, config: Option<&Path>, deny_warnings: bool, format: Format) -> ExitCode {
     if let Err(e) = require_dir(dir, "policies directory", "the policies directory (DIR)") {
         return fail(e);
@@ -205,15 +215,14 @@ fn check(dir: &Path, config: Option<&Path>, deny_warnings: bool, format: Format)
         Err(e) => return fail(e),
     };
     let files = crate::policy::load::policy_files(dir).map_or(0, |f| f.len());
-    // (severity, code, file, line, message)
-    let mut findings: Vec<(&str, &str, String, u64, String)> = Vec::new();
+    let mut findings: Vec<CheckFinding> = Vec::new();
     let catalog = match Catalog::load(dir) {
         Ok(c) => Some(c),
         Err(e) => {
             findings.extend(
                 e.problems
                     .into_iter()
-                    .map(|p| ("error", "CATALOG", p.file, p.line, p.message)),
+                    .map(|p| ("error", "CATALOG", p.file, p.line, p.message, None)),
             );
             None
         }
@@ -224,35 +233,45 @@ fn check(dir: &Path, config: Option<&Path>, deny_warnings: bool, format: Format)
             findings.extend(
                 e.problems
                     .into_iter()
-                    .map(|p| ("error", "RECOGNITION", p.file, p.line, p.message)),
+                    .map(|p| ("error", "RECOGNITION", p.file, p.line, p.message, None)),
             );
         }
         match PolicySet::load(dir, catalog, upstreams.as_ref()) {
             Ok(set) => {
                 items = set.items().len();
-                findings.extend(
-                    lint(set.items(), today())
-                        .into_iter()
-                        .map(|w| ("warning", w.code, w.file, w.line, w.message)),
-                );
+                findings.extend(lint(set.items(), today()).into_iter().map(|w| {
+                    let severity = if w.acknowledged.is_some() {
+                        "acknowledged"
+                    } else {
+                        "warning"
+                    };
+                    (severity, w.code, w.file, w.line, w.message, w.acknowledged)
+                }));
             }
             Err(e) => {
                 items = e.items;
                 findings.extend(
                     e.problems
                         .into_iter()
-                        .map(|p| ("error", "POLICY", p.file, p.line, p.message)),
+                        .map(|p| ("error", "POLICY", p.file, p.line, p.message, None)),
                 )
             }
         }
     }
-    let errors = findings.iter().filter(|f| f.0 == "error").count();
-    let warnings = findings.len() - errors;
+    let count = |severity: &str| findings.iter().filter(|f| f.0 == severity).count();
+    let (errors, warnings, acknowledged) =
+        (count("error"), count("warning"), count("acknowledged"));
     match format {
         Format::Json => {
             let list: Vec<_> = findings
                 .iter()
-                .map(|(severity, code, file, line, message)| json!({"severity": severity, "code": code, "file": file, "line": line, "message": message}))
+                .map(|(severity, code, file, line, message, reason)| {
+                    let mut f = json!({"severity": severity, "code": code, "file": file, "line": line, "message": message});
+                    if let (Some(reason), Some(f)) = (reason, f.as_object_mut()) {
+                        f.insert("reason".into(), json!(reason));
+                    }
+                    f
+                })
                 .collect();
             println!(
                 "{}",
@@ -260,12 +279,17 @@ fn check(dir: &Path, config: Option<&Path>, deny_warnings: bool, format: Format)
             );
         }
         Format::Text => {
-            for (severity, code, file, line, message) in &findings {
-                println!("{file}:{line}: {severity}[{code}]: {message}");
+            for (severity, code, file, line, message, reason) in &findings {
+                match reason {
+                    Some(reason) => {
+                        println!("{file}:{line}: {severity}[{code}]: {message} (reason: {reason})")
+                    }
+                    None => println!("{file}:{line}: {severity}[{code}]: {message}"),
+                }
             }
             eprintln!(
                 "tongban: {items} item(s) loaded from {files} file(s): {errors} error(s), \
-                 {warnings} warning(s)"
+                 {warnings} warning(s), {acknowledged} acknowledged"
             );
         }
     }
@@ -325,6 +349,10 @@ fn suggest(given: &str, candidates: &[&str]) -> String {
 }
 
 /// Levenshtein distance over characters.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "`row` has b.len() + 1 entries and j < b.len()"
+)]
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
@@ -400,15 +428,25 @@ fn explain(
         };
         let decision = set.decide(&req);
         let mut rules = Vec::new();
+        let allows = |allow: &[Allow]| {
+            allow
+                .iter()
+                .map(|a| json!({"warning": a.warning, "reason": a.reason}))
+                .collect::<Vec<_>>()
+        };
+        let mut item_allow = Vec::new();
         if let Some(item) = set.item(item_id) {
+            item_allow = allows(&item.allow);
             for f in &item.forbids {
                 rules.push(json!({"kind": "forbid", "id": f.id, "at": format!("{}:{}", f.origin.file, f.origin.line), "matches": forbid_matches(f, &req),
-                    "conditions": {"caller": f.callers.iter().any(|c| c.matches(&caller)), "purpose": f.purposes.as_ref().is_none_or(|p| p.iter().any(|x| x == purpose))}}));
+                    "conditions": {"caller": f.callers.iter().any(|c| c.matches(&caller)), "purpose": f.purposes.as_ref().is_none_or(|p| p.iter().any(|x| x == purpose))},
+                    "acknowledged": allows(&f.allow)}));
             }
             for p in &item.permits {
                 let c = check_permit(p, &req);
                 rules.push(json!({"kind": "permit", "id": p.id, "at": format!("{}:{}", p.origin.file, p.origin.line), "matches": c.matches(),
-                    "conditions": {"caller": c.caller, "purpose": c.purpose, "window": c.window, "licence": c.licence}}));
+                    "conditions": {"caller": c.caller, "purpose": c.purpose, "window": c.window, "licence": c.licence},
+                    "acknowledged": allows(&p.allow)}));
             }
         }
         let (outcome, code, fields) = match &decision {
@@ -424,7 +462,7 @@ fn explain(
             Decision::Deny { reason, .. } => ("deny", Some(reason.code()), json!(null)),
         };
         Ok(
-            json!({"decision": outcome, "code": code, "determining_rules": decision.rules(), "fields": fields, "rules": rules, "licence": licence_note}),
+            json!({"decision": outcome, "code": code, "determining_rules": decision.rules(), "fields": fields, "rules": rules, "licence": licence_note, "acknowledged": item_allow}),
         )
     })();
     let report = match result {
@@ -486,7 +524,9 @@ fn print_explain(r: &serde_json::Value) {
             conditions.join(", "),
             rule["at"].as_str().unwrap_or("")
         );
+        print_acknowledged("    ", &rule["acknowledged"]);
     }
+    print_acknowledged("  item ", &r["acknowledged"]);
     if let Some(fields) = r["fields"].as_object() {
         for f in fields["returned"].as_array().into_iter().flatten() {
             println!("  returns {}", f.as_str().unwrap_or(""));
@@ -501,6 +541,17 @@ fn print_explain(r: &serde_json::Value) {
         println!(
             "  rate    {}",
             fields["rate"].as_str().unwrap_or("no limit")
+        );
+    }
+}
+
+/// The lint warnings a rule (or the item) acknowledges, with their reasons.
+fn print_acknowledged(indent: &str, allows: &serde_json::Value) {
+    for a in allows.as_array().into_iter().flatten() {
+        println!(
+            "{indent}acknowledges {}: {}",
+            a["warning"].as_str().unwrap_or(""),
+            a["reason"].as_str().unwrap_or("")
         );
     }
 }
@@ -634,6 +685,7 @@ fn diff(old: &Path, new: &Path, date: Option<&str>, format: Format) -> ExitCode 
                 "items_added": rules.items_added,
                 "items_removed": rules.items_removed,
                 "rules": rules.rules.iter().map(|(item, kind, id, what)| json!({"item": item, "kind": kind, "id": id, "change": what})).collect::<Vec<_>>(),
+                "acknowledgements": rules.acknowledgements.iter().map(|a| json!({"item": a.item, "kind": a.rule.0, "id": a.rule.1, "warning": a.warning, "reason": a.reason, "change": if a.added { "added" } else { "removed" }})).collect::<Vec<_>>(),
                 "changes": changes.iter().map(|c| json!({
                     "item": c.item, "purpose": c.purpose, "licence": c.licence, "change": c.kind.describe(),
                     "widens": c.kind.widens(), "callers": c.callers,
@@ -653,6 +705,17 @@ fn diff(old: &Path, new: &Path, date: Option<&str>, format: Format) -> ExitCode 
             }
             for (item, kind, id, what) in &rules.rules {
                 println!("~ {item}: {kind} `{id}` {what}");
+            }
+            for a in &rules.acknowledgements {
+                let (sign, verb) = if a.added {
+                    ("!", "now acknowledges")
+                } else {
+                    ("~", "no longer acknowledges")
+                };
+                println!(
+                    "{sign} {}: {} `{}` {verb} {}: {}",
+                    a.item, a.rule.0, a.rule.1, a.warning, a.reason
+                );
             }
             if !changes.is_empty() {
                 println!(

@@ -2,13 +2,17 @@
 
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
+        s.push(hex_digit(b >> 4));
+        s.push(hex_digit(b & 0xf));
     }
     s
+}
+
+/// The lower-case hex digit of a nibble (`0..16`).
+pub fn hex_digit(nibble: u8) -> char {
+    char::from_digit(u32::from(nibble), 16).unwrap_or('0')
 }
 
 /// Bytes from hex digits (either case); `None` for an odd length or a non-digit.

@@ -154,9 +154,18 @@ const fn ed25519_high(first: u8) -> [u8; 32] {
 }
 
 fn ed25519_small_order(key: &[u8]) -> bool {
-    ED25519_SMALL_ORDER
-        .iter()
-        .any(|bad| key.len() == 32 && key[..31] == bad[..31] && (key[31] & 0x7f) == bad[31])
+    let Ok(key) = <&[u8; 32]>::try_from(key) else {
+        return false;
+    };
+    let (body, [last]) = key.split_at(31) else {
+        return false;
+    };
+    ED25519_SMALL_ORDER.iter().any(|bad| {
+        let (bad_body, [bad_last]) = bad.split_at(31) else {
+            return false;
+        };
+        body == bad_body && last & 0x7f == *bad_last
+    })
 }
 
 #[cfg(test)]

@@ -72,12 +72,15 @@ pub fn split(input: &[u8]) -> Result<Compact<'_>, String> {
             text.split('.').count()
         ));
     };
-    for (name, part) in [
-        ("header", header_b64),
-        ("payload", payload_b64),
-        ("signature", signature_b64),
+    // An empty signature part is still a compact JWS (an unsecured one, RFC 7515 appendix A.5):
+    // its header is read, so that `alg: none` is refused as an algorithm, and with a supported
+    // `alg` the empty signature does not verify (`SIGNATURE_INVALID`).
+    for (name, part, may_be_empty) in [
+        ("header", header_b64, false),
+        ("payload", payload_b64, false),
+        ("signature", signature_b64, true),
     ] {
-        if part.is_empty() {
+        if part.is_empty() && !may_be_empty {
             return Err(format!("the {name} part is empty"));
         }
         if let Some(bad) = part
@@ -269,6 +272,8 @@ mod tests {
         assert!(split(b"a..c")
             .unwrap_err()
             .contains("payload part is empty"));
+        assert!(split(b".b.c").unwrap_err().contains("header part is empty"));
+        assert_eq!(split(b"a.b.").unwrap().signature_b64, "");
         assert!(split(b"a.b=.c").unwrap_err().contains("outside base64url"));
         assert!(split("a.b.\u{4e2d}".as_bytes())
             .unwrap_err()

@@ -1,6 +1,5 @@
 //! The verifier: every check of contract section 2, each independent failure reported.
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -519,28 +518,23 @@ impl Verifier {
         let Some(city) = self.trust.city(city) else {
             return;
         };
-        let mut stale = HashSet::new();
-        for pair in chain.windows(2) {
-            let [cert, issuer] = pair else { continue };
-            for crl in city.crls_for(issuer) {
-                if crl.is_stale(now) && stale.insert(crl.source().to_owned()) {
-                    findings.push(Finding::new(
-                        Code::CrlStale,
-                        format!("CRL `{}` is past its nextUpdate", crl.source()),
-                    ));
-                }
-                if let Some(entry) = crl.lookup(cert.serial()).filter(|e| e.revokes_at(iat)) {
-                    findings.push(Finding::new(
-                        Code::CertRevoked,
-                        format!(
-                            "certificate `{}` is revoked ({}) since {}",
-                            cert.subject_text(),
-                            entry.reason_name(),
-                            format_rfc3339(entry.revoked_at)
-                        ),
-                    ));
-                }
-            }
+        let status = city.revocation(chain, iat, now);
+        for crl in status.stale {
+            findings.push(Finding::new(
+                Code::CrlStale,
+                format!("CRL `{}` is past its nextUpdate", crl.source()),
+            ));
+        }
+        for (cert, entry) in status.revoked {
+            findings.push(Finding::new(
+                Code::CertRevoked,
+                format!(
+                    "certificate `{}` is revoked ({}) since {}",
+                    cert.subject_text(),
+                    entry.reason_name(),
+                    format_rfc3339(entry.revoked_at)
+                ),
+            ));
         }
     }
 }

@@ -102,6 +102,20 @@ pub struct RuleChanges {
     pub items_removed: Vec<String>,
     /// (item, "permit"/"forbid", id, "added"/"removed"/"changed")
     pub rules: Vec<(String, &'static str, String, &'static str)>,
+    /// Lint warnings newly acknowledged (`allow`) or no longer acknowledged.
+    pub acknowledgements: Vec<AcknowledgementChange>,
+}
+
+/// A lint warning acknowledged in one set and not in the other.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AcknowledgementChange {
+    pub item: String,
+    /// `item`, `permit` or `forbid`, and the rule's id (the item's for `item`).
+    pub rule: (&'static str, String),
+    pub warning: String,
+    pub reason: String,
+    /// Acknowledged in the new set only (else in the old one only).
+    pub added: bool,
 }
 
 /// Everything that differs between `old` and `new` on `today`.
@@ -128,6 +142,7 @@ pub fn diff(
             (Some(a), Some(b)) => rule_changes(a, b, &mut rules),
             (None, None) => {}
         }
+        acknowledgement_changes(id, a, b, &mut rules.acknowledgements);
         let purposes: BTreeSet<&str> = a.into_iter().chain(b).flat_map(purposes_of).collect();
         let licences: BTreeSet<Option<&str>> = std::iter::once(None)
             .chain(a.into_iter().chain(b).flat_map(|i| {
@@ -330,6 +345,46 @@ fn rule_changes(a: &Item, b: &Item, out: &mut RuleChanges) {
         }
         for id in before.keys().filter(|id| !after.contains_key(*id)) {
             out.rules.push((a.id.clone(), kind, id.clone(), "removed"));
+        }
+    }
+}
+
+/// Every acknowledged warning of an item: (rule kind, rule id, warning) → reason.
+fn acknowledgements(item: Option<&Item>) -> BTreeMap<(&'static str, String, String), String> {
+    let mut out = BTreeMap::new();
+    let Some(item) = item else {
+        return out;
+    };
+    let rules = std::iter::once(("item", &item.id, &item.allow))
+        .chain(item.permits.iter().map(|p| ("permit", &p.id, &p.allow)))
+        .chain(item.forbids.iter().map(|f| ("forbid", &f.id, &f.allow)));
+    for (kind, id, allow) in rules {
+        for a in allow {
+            out.insert((kind, id.clone(), a.warning.clone()), a.reason.clone());
+        }
+    }
+    out
+}
+
+/// Warnings acknowledged in one set and not in the other (a changed reason counts as both).
+fn acknowledgement_changes(
+    id: &str,
+    old: Option<&Item>,
+    new: Option<&Item>,
+    out: &mut Vec<AcknowledgementChange>,
+) {
+    let (before, after) = (acknowledgements(old), acknowledgements(new));
+    for (added, from, to) in [(true, &after, &before), (false, &before, &after)] {
+        for ((kind, rule, warning), reason) in from {
+            if to.get(&(*kind, rule.clone(), warning.clone())) != Some(reason) {
+                out.push(AcknowledgementChange {
+                    item: id.to_owned(),
+                    rule: (kind, rule.clone()),
+                    warning: warning.clone(),
+                    reason: reason.clone(),
+                    added,
+                });
+            }
         }
     }
 }

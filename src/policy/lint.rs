@@ -1,7 +1,7 @@
 //! Warnings of `tongban policy check`: grants a security team should look at twice.
 
 use super::model::Day;
-use super::model::{CallerPattern, FieldPath, Forbid, Item, Part, Permit};
+use super::model::{Allow, CallerPattern, FieldPath, Forbid, Item, Part, Permit};
 
 /// Field names (last path segment, case-insensitive) taken as personal data in items that have
 /// no `sensitive` list.
@@ -39,10 +39,13 @@ pub struct Warning {
     pub file: String,
     pub line: u64,
     pub message: String,
+    /// The reason of the `allow` that acknowledges it on its item or rule, if one does: such a
+    /// warning is reported, but does not fail `--deny-warnings`.
+    pub acknowledged: Option<String>,
 }
 
 /// Every warning code, for documentation and tests.
-pub const WARNING_CODES: [&str; 7] = [
+pub const WARNING_CODES: [&str; 8] = [
     "PERMIT_TO_EVERYONE",
     "PERSONAL_FIELD_UNMASKED",
     "PERMIT_EXPIRED",
@@ -50,133 +53,183 @@ pub const WARNING_CODES: [&str; 7] = [
     "FORBID_SHADOWS_ALL_PERMITS",
     "MISSING_LEGAL_BASIS",
     "SUSPICIOUS_UNICODE",
+    "ALLOW_UNUSED",
 ];
 
-/// Lints items as of `today` (China Standard Time days).
+/// Lints items as of `today` (China Standard Time days). A warning on an item or rule whose
+/// `allow` names its code is acknowledged; an `allow` that acknowledges nothing is itself a
+/// warning (`ALLOW_UNUSED`: the grant it excused has changed).
 pub fn lint(items: &[Item], today: Day) -> Vec<Warning> {
     let mut out = Vec::new();
     for item in items {
-        let at = |line: u64| (item.origin.file.clone(), line);
-        let mut warn = |code: &'static str, (file, line): (String, u64), message: String| {
-            out.push(Warning {
-                code,
-                file,
-                line,
-                message,
-            })
-        };
-        if item
-            .legal_basis
-            .as_deref()
-            .is_none_or(|b| b.trim().is_empty())
-        {
-            warn(
-                "MISSING_LEGAL_BASIS",
-                at(item.origin.line),
-                format!("item `{}` has no `legal_basis`", item.id),
-            );
-        }
-        for (what, text) in [
-            ("item id", item.id.as_str()),
-            ("item name", item.name.as_str()),
-            ("category", item.category.as_str()),
-        ] {
-            if let Some(why) = suspicious(text) {
-                warn(
-                    "SUSPICIOUS_UNICODE",
-                    at(item.origin.line),
-                    format!("{what} `{}` {why}", escape(text)),
-                );
-            }
-        }
-        for p in &item.permits {
-            let line = at(p.origin.line);
-            if let Some(why) = std::iter::once(&p.id)
-                .chain(&p.purposes)
-                .find_map(|t| suspicious(t).map(|w| (t, w)))
-            {
-                warn(
-                    "SUSPICIOUS_UNICODE",
-                    line.clone(),
-                    format!(
-                        "`{}` in permit `{}` {}",
-                        escape(why.0),
-                        escape(&p.id),
-                        why.1
-                    ),
-                );
-            }
-            if p.callers.iter().any(CallerPattern::is_everyone) {
-                warn(
-                    "PERMIT_TO_EVERYONE",
-                    line.clone(),
-                    format!(
-                        "permit `{}` of `{}` grants `*/*`: every department of every city",
-                        p.id, item.id
-                    ),
-                );
-            }
-            if p.valid_until.is_some_and(|u| u < today) {
-                warn(
-                    "PERMIT_EXPIRED",
-                    line.clone(),
-                    format!(
-                        "permit `{}` of `{}` ended; it can never match again",
-                        p.id, item.id
-                    ),
-                );
-            }
-            if let Some(f) = item.forbids.iter().find(|f| covers(f, p)) {
-                warn(
-                    "PERMIT_SHADOWED_BY_FORBID",
-                    line.clone(),
-                    format!(
-                        "permit `{}` of `{}` can never match: forbid `{}` covers it",
-                        p.id, item.id, f.id
-                    ),
-                );
-            }
-            if p.require_licence.is_none()
-                && p.callers
-                    .iter()
-                    .any(|c| outside_city(c, &item.provider.city))
-            {
-                let exposed: Vec<String> = p
-                    .fields
-                    .iter()
-                    .filter(|f| personal(item, f) && !p.mask.iter().any(|(m, _)| f.within(m)))
-                    .map(ToString::to_string)
-                    .collect();
-                if !exposed.is_empty() {
-                    warn(
-                        "PERSONAL_FIELD_UNMASKED",
-                        line.clone(),
-                        format!("permit `{}` of `{}` gives callers outside city {} unmasked personal field(s) {} without `require_licence`", p.id, item.id, item.provider.city, exposed.join(", ")),
-                    );
-                }
-            }
-        }
-        for f in &item.forbids {
-            if !item.permits.is_empty() && item.permits.iter().all(|p| covers(f, p)) {
-                warn(
-                    "FORBID_SHADOWS_ALL_PERMITS",
-                    at(f.origin.line),
-                    format!(
-                        "forbid `{}` of `{}` denies every request any permit could allow",
-                        f.id, item.id
-                    ),
-                );
-            }
-            if let Some(why) = suspicious(&f.id) {
-                warn(
-                    "SUSPICIOUS_UNICODE",
-                    at(f.origin.line),
-                    format!("forbid id `{}` {why}", escape(&f.id)),
-                );
-            }
+        let mut by_rule = Vec::new();
+        lint_item(item, today, &mut by_rule);
+        for (allows, line, warnings) in by_rule {
+            settle(allows, &item.origin.file, line, warnings, &mut out);
         }
     }
     out
+}
+
+/// A rule's warnings (code, line, message), before acknowledgement.
+type RuleWarnings = Vec<(&'static str, u64, String)>;
+
+/// Marks the warnings `allows` acknowledges, and warns about allows that matched none.
+fn settle(allows: &[Allow], file: &str, line: u64, warnings: RuleWarnings, out: &mut Vec<Warning>) {
+    for allow in allows {
+        // an expiry can be acknowledged ahead of its date: that allow is not unused
+        let ahead = allow.warning == "PERMIT_EXPIRED";
+        if !ahead && !warnings.iter().any(|(code, _, _)| *code == allow.warning) {
+            out.push(Warning {
+                code: "ALLOW_UNUSED",
+                file: file.to_owned(),
+                line,
+                message: format!(
+                    "`allow` of `{}` acknowledges no warning here; remove it",
+                    allow.warning
+                ),
+                acknowledged: None,
+            });
+        }
+    }
+    for (code, line, message) in warnings {
+        out.push(Warning {
+            code,
+            file: file.to_owned(),
+            line,
+            message,
+            acknowledged: allows
+                .iter()
+                .find(|a| a.warning == code)
+                .map(|a| a.reason.clone()),
+        });
+    }
+}
+
+/// The warnings of one item, grouped by the item or rule that can acknowledge them.
+fn lint_item<'a>(item: &'a Item, today: Day, by_rule: &mut Vec<(&'a [Allow], u64, RuleWarnings)>) {
+    let mut own: RuleWarnings = Vec::new();
+    let line = item.origin.line;
+    if item
+        .legal_basis
+        .as_deref()
+        .is_none_or(|b| b.trim().is_empty())
+    {
+        own.push((
+            "MISSING_LEGAL_BASIS",
+            line,
+            format!("item `{}` has no `legal_basis`", item.id),
+        ));
+    }
+    for (what, text) in [
+        ("item id", item.id.as_str()),
+        ("item name", item.name.as_str()),
+        ("category", item.category.as_str()),
+    ] {
+        if let Some(why) = suspicious(text) {
+            own.push((
+                "SUSPICIOUS_UNICODE",
+                line,
+                format!("{what} `{}` {why}", escape(text)),
+            ));
+        }
+    }
+    by_rule.push((&item.allow, line, own));
+    for p in &item.permits {
+        by_rule.push((&p.allow, p.origin.line, lint_permit(item, p, today)));
+    }
+    for f in &item.forbids {
+        let mut own: RuleWarnings = Vec::new();
+        let line = f.origin.line;
+        if !item.permits.is_empty() && item.permits.iter().all(|p| covers(f, p)) {
+            own.push((
+                "FORBID_SHADOWS_ALL_PERMITS",
+                line,
+                format!(
+                    "forbid `{}` of `{}` denies every request any permit could allow",
+                    f.id, item.id
+                ),
+            ));
+        }
+        if let Some(why) = suspicious(&f.id) {
+            own.push((
+                "SUSPICIOUS_UNICODE",
+                line,
+                format!("forbid id `{}` {why}", escape(&f.id)),
+            ));
+        }
+        by_rule.push((&f.allow, line, own));
+    }
+}
+
+fn lint_permit(item: &Item, p: &Permit, today: Day) -> RuleWarnings {
+    let mut own: RuleWarnings = Vec::new();
+    let line = p.origin.line;
+    if let Some(why) = std::iter::once(&p.id)
+        .chain(&p.purposes)
+        .find_map(|t| suspicious(t).map(|w| (t, w)))
+    {
+        own.push((
+            "SUSPICIOUS_UNICODE",
+            line,
+            format!(
+                "`{}` in permit `{}` {}",
+                escape(why.0),
+                escape(&p.id),
+                why.1
+            ),
+        ));
+    }
+    if p.callers.iter().any(CallerPattern::is_everyone) {
+        own.push((
+            "PERMIT_TO_EVERYONE",
+            line,
+            format!(
+                "permit `{}` of `{}` grants `*/*`: every department of every city",
+                p.id, item.id
+            ),
+        ));
+    }
+    if p.valid_until.is_some_and(|u| u < today) {
+        own.push((
+            "PERMIT_EXPIRED",
+            line,
+            format!(
+                "permit `{}` of `{}` ended; it can never match again",
+                p.id, item.id
+            ),
+        ));
+    }
+    if let Some(f) = item.forbids.iter().find(|f| covers(f, p)) {
+        own.push((
+            "PERMIT_SHADOWED_BY_FORBID",
+            line,
+            format!(
+                "permit `{}` of `{}` can never match: forbid `{}` covers it",
+                p.id, item.id, f.id
+            ),
+        ));
+    }
+    if p.require_licence.is_none()
+        && p.callers
+            .iter()
+            .any(|c| outside_city(c, &item.provider.city))
+    {
+        let exposed: Vec<String> = p
+            .fields
+            .iter()
+            .filter(|f| personal(item, f) && !p.mask.iter().any(|(m, _)| f.within(m)))
+            .map(ToString::to_string)
+            .collect();
+        if !exposed.is_empty() {
+            own.push((
+                "PERSONAL_FIELD_UNMASKED",
+                line,
+                format!("permit `{}` of `{}` gives callers outside city {} unmasked personal field(s) {} without `require_licence`", p.id, item.id, item.provider.city, exposed.join(", ")),
+            ));
+        }
+    }
+    own
 }
 
 /// Whether a forbid matches every request a permit could match.

@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::lint::WARNING_CODES;
 use super::model::{
-    CallerPattern, Day, FieldPath, Forbid, Item, MaskMethod, Origin, Part, Party, Permit, Rate,
+    Allow, CallerPattern, Day, FieldPath, Forbid, Item, MaskMethod, Origin, Part, Party, Permit,
+    Rate,
 };
 use super::plan::Plans;
 use crate::catalog::{write_problems, Catalog, Problem};
@@ -60,6 +62,8 @@ struct RawItem {
     permit: Vec<Spanned<RawPermit>>,
     #[serde(default)]
     forbid: Vec<Spanned<RawForbid>>,
+    #[serde(default)]
+    allow: Vec<Spanned<RawAllow>>,
 }
 
 #[derive(Deserialize)]
@@ -74,6 +78,8 @@ struct RawPermit {
     require_licence: Option<Spanned<String>>,
     valid_from: Option<Spanned<toml::value::Datetime>>,
     valid_until: Option<Spanned<toml::value::Datetime>>,
+    #[serde(default)]
+    allow: Vec<Spanned<RawAllow>>,
 }
 
 #[derive(Deserialize)]
@@ -81,6 +87,14 @@ struct RawForbid {
     id: Spanned<String>,
     callers: Spanned<Vec<String>>,
     purposes: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    allow: Vec<Spanned<RawAllow>>,
+}
+
+#[derive(Deserialize)]
+struct RawAllow {
+    warning: String,
+    reason: String,
 }
 
 /// The policy files of a directory: `<dir>/items/**/*.toml`, sorted by path.
@@ -300,13 +314,16 @@ impl Ctx<'_> {
             self.rule_id(&f.id, &mut rule_ids);
             let callers = self.callers(&f.callers);
             let purposes = f.purposes.as_ref().map(|p| self.purposes(p));
+            let allow = self.allows(f.allow);
             forbids.push(Forbid {
                 id: f.id.into_inner(),
                 callers,
                 purposes,
+                allow,
                 origin: self.origin(fline),
             });
         }
+        let allow = self.allows(raw.allow);
         if self.problems.len() > before {
             return None;
         }
@@ -322,6 +339,7 @@ impl Ctx<'_> {
             sensitive,
             permits,
             forbids,
+            allow,
             origin: self.origin(line),
             plans: Plans::default(),
         })
@@ -384,6 +402,7 @@ impl Ctx<'_> {
                 );
             }
         }
+        let allow = self.allows(p.allow);
         Some(Permit {
             id: p.id.into_inner(),
             callers,
@@ -394,8 +413,41 @@ impl Ctx<'_> {
             require_licence: p.require_licence.map(Spanned::into_inner),
             valid_from,
             valid_until,
+            allow,
             origin: self.origin(line),
         })
+    }
+
+    /// Acknowledged warnings: a known warning code, a reason, each code once per rule.
+    fn allows(&mut self, raw: Vec<Spanned<RawAllow>>) -> Vec<Allow> {
+        let mut out: Vec<Allow> = Vec::new();
+        for entry in raw {
+            let a = entry.get_ref();
+            if !WARNING_CODES.contains(&a.warning.as_str()) {
+                self.bad(
+                    &entry,
+                    format!(
+                        "`allow` names warning `{}`, not one of {}",
+                        a.warning,
+                        WARNING_CODES.join(", ")
+                    ),
+                );
+            } else if a.reason.trim().is_empty() {
+                self.bad(
+                    &entry,
+                    format!("`allow` of `{}` gives no reason", a.warning),
+                );
+            } else if out.iter().any(|o| o.warning == a.warning) {
+                self.bad(&entry, format!("`allow` names `{}` twice", a.warning));
+            } else {
+                let a = entry.into_inner();
+                out.push(Allow {
+                    warning: a.warning,
+                    reason: a.reason.trim().to_owned(),
+                });
+            }
+        }
+        out
     }
 
     fn rule_id(&mut self, id: &Spanned<String>, seen: &mut HashSet<String>) {

@@ -38,9 +38,10 @@ pub fn mask_text(method: MaskMethod, text: &str, key: &MaskKey) -> String {
         if chars.len() <= head + tail {
             return "*".repeat(chars.len().max(1));
         }
-        let mut out: String = chars[..head].iter().collect();
-        out.push_str(&"*".repeat(chars.len() - head - tail));
-        out.extend(&chars[chars.len() - tail..]);
+        let hidden = chars.len() - head - tail;
+        let mut out: String = chars.iter().take(head).collect();
+        out.push_str(&"*".repeat(hidden));
+        out.extend(chars.iter().skip(head + hidden));
         out
     };
     match method {

@@ -195,6 +195,16 @@ pub struct Origin {
     pub line: u64,
 }
 
+/// A lint warning acknowledged on one item or rule, with the reason written beside it
+/// (`allow = [{ warning = "PERSONAL_FIELD_UNMASKED", reason = "…" }]`): `policy check` reports
+/// the warning as acknowledged instead of failing `--deny-warnings`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Allow {
+    /// One of [`super::lint::WARNING_CODES`].
+    pub warning: String,
+    pub reason: String,
+}
+
 /// A permit rule.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Permit {
@@ -208,6 +218,8 @@ pub struct Permit {
     pub require_licence: Option<String>,
     pub valid_from: Option<Day>,
     pub valid_until: Option<Day>,
+    /// Lint warnings acknowledged on this permit.
+    pub allow: Vec<Allow>,
     pub origin: Origin,
 }
 
@@ -217,6 +229,8 @@ pub struct Forbid {
     pub id: String,
     pub callers: Vec<CallerPattern>,
     pub purposes: Option<Vec<String>>,
+    /// Lint warnings acknowledged on this forbid.
+    pub allow: Vec<Allow>,
     pub origin: Origin,
 }
 
@@ -236,6 +250,8 @@ pub struct Item {
     pub sensitive: Option<Vec<FieldPath>>,
     pub permits: Vec<Permit>,
     pub forbids: Vec<Forbid>,
+    /// Lint warnings acknowledged on the item itself (e.g. `MISSING_LEGAL_BASIS`).
+    pub allow: Vec<Allow>,
     pub origin: Origin,
     /// The field plans of its decisions, compiled once.
     pub plans: Plans,

@@ -53,6 +53,10 @@ pub type PermitFields<'a> = (&'a [FieldPath], &'a [(FieldPath, MaskMethod)]);
 
 impl FieldPlan {
     /// Compiles the fields and masks of the matching permits.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "`insert` returns the id of a node it made or found"
+    )]
     pub fn compile<'a>(permits: impl IntoIterator<Item = PermitFields<'a>>) -> Self {
         let mut trie = Trie::default();
         let mut count = 0;
@@ -263,6 +267,11 @@ struct Trie {
     masks_at: Vec<Vec<(usize, MaskMethod)>>,
 }
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "node ids come from `add`, which grows `nodes`, `fields_at` and `masks_at` together; \
+              permit indices are below `permits`, the count `compile` gives"
+)]
 impl Trie {
     fn add(&mut self, name: String) -> NodeId {
         let id = NodeId::try_from(self.nodes.len()).unwrap_or(NodeId::MAX);
@@ -421,6 +430,7 @@ mod tests {
             require_licence: None,
             valid_from: None,
             valid_until: None,
+            allow: Vec::new(),
             origin: Origin::default(),
         }
     }

@@ -14,7 +14,8 @@ struct Bucket {
     updated: f64,
 }
 
-/// Rate limiter; time is given in seconds by the caller (tests fix it).
+/// Rate limiter; time is given in seconds by the caller: the gateway reads tokio's monotonic
+/// clock ([`crate::server::State::started`]), which tests pause and move on.
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     buckets: Mutex<HashMap<(String, String), Bucket>>,
@@ -72,5 +73,26 @@ mod tests {
             "one token back after 20 s"
         );
         assert!(limiter.take("org", "ITEM", rate, 20.0).is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refills_as_the_paused_clock_moves_on() {
+        let limiter = RateLimiter::default();
+        let started = tokio::time::Instant::now();
+        let now = || started.elapsed().as_secs_f64();
+        let rate = Rate {
+            count: 2,
+            period_secs: 1,
+        };
+        assert!(limiter.take("org", "ITEM", rate, now()).is_ok());
+        assert!(limiter.take("org", "ITEM", rate, now()).is_ok());
+        assert_eq!(limiter.take("org", "ITEM", rate, now()), Err(1));
+        tokio::time::advance(std::time::Duration::from_millis(499)).await;
+        assert!(limiter.take("org", "ITEM", rate, now()).is_err());
+        tokio::time::advance(std::time::Duration::from_millis(1)).await;
+        assert!(
+            limiter.take("org", "ITEM", rate, now()).is_ok(),
+            "a token every 500 ms"
+        );
     }
 }

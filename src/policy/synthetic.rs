@@ -7,6 +7,13 @@
 //! Only catalog codes are used (cities, department kinds, licence types of
 //! `policies/catalog/`), so the rendered files load against the shipped catalog.
 
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "generated from the constant tables below (known-good paths, rates and dates; indices \
+              drawn below their table's length): no input reaches it"
+)]
+
 use std::fmt::Write as _;
 
 use super::model::{
@@ -414,6 +421,7 @@ fn item(index: usize, rng: &mut Rng) -> Item {
             purposes: rng
                 .chance(50)
                 .then(|| vec![(*rng.pick(cat.purposes)).to_owned()]),
+            allow: Vec::new(),
             origin: Origin::default(),
         });
     }
@@ -443,6 +451,7 @@ fn item(index: usize, rng: &mut Rng) -> Item {
         sensitive: Some(personal.into_iter().map(|(p, _)| p).collect()),
         permits,
         forbids,
+        allow: Vec::new(),
         origin: Origin::default(),
         plans: Plans::default(),
     }
@@ -514,6 +523,7 @@ fn permit(
         require_licence,
         valid_from,
         valid_until,
+        allow: Vec::new(),
         origin: Origin::default(),
     }
 }

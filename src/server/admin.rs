@@ -34,7 +34,7 @@ pub fn handle(state: &Arc<State>, req: &Request<Incoming>) -> Response<Body> {
             state.metrics.cache_entries.set(entries);
             state
                 .metrics
-                .count_stale_crls(state.snapshot().verifier.trust(), state.clock.now());
+                .observe_crls(state.snapshot().verifier.trust(), state.clock.now());
             let mut r = text(StatusCode::OK, &state.metrics.render());
             r.headers_mut().insert(
                 CONTENT_TYPE,

@@ -11,10 +11,15 @@
 //!
 //! `[cache] max_entries = 0` disables the cache: nothing is looked up or kept, every request is
 //! verified (and counted as a miss). The load harness measures that way.
+//!
+//! Entries expire on tokio's monotonic clock ([`tokio::time::Instant`]): the tests pause it and
+//! move it on instead of sleeping.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use moka::sync::Cache;
+// tokio's clock: the system's monotonic clock, which tests can pause and advance
+use tokio::time::Instant;
 
 use super::config::CacheConfig;
 use crate::crypto::sha256_of;
@@ -247,13 +252,19 @@ mod tests {
         assert!(brief.is_empty());
     }
 
-    #[test]
-    fn entries_expire_at_exp() {
+    #[tokio::test(start_paused = true)]
+    async fn entries_expire_at_exp_and_at_the_ttl() {
         let cache = VerdictCache::new(&CacheConfig::default());
-        let now = crate::time::Clock::now(&crate::time::SystemClock);
-        cache.insert(b"a", "420100", 1, &verdict(None, None, Some(now + 1)), now);
+        let now = 1_000_000;
+        cache.insert(b"a", "420100", 1, &verdict(None, None, Some(now + 2)), now);
+        cache.insert(b"b", "420100", 1, &verdict(None, None, None), now);
+        tokio::time::advance(Duration::from_millis(1999)).await;
         assert!(cache.get(b"a", "420100", 1).is_some());
-        std::thread::sleep(Duration::from_millis(1100));
-        assert!(cache.get(b"a", "420100", 1).is_none());
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert!(cache.get(b"a", "420100", 1).is_none(), "gone at exp");
+        tokio::time::advance(HOUR - Duration::from_secs(3)).await;
+        assert!(cache.get(b"b", "420100", 1).is_some());
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(cache.get(b"b", "420100", 1).is_none(), "gone at the TTL");
     }
 }

@@ -3,7 +3,9 @@
 //!
 //! rustls has already checked the chain against the union of every city's anchors; here the
 //! chain must also end at an anchor of the city in the certificate's own `L`, and `OU` must be a
-//! department kind of the catalog. A certificate that fails gets 403 `CALLER_NOT_TRUSTED` on
+//! department kind of the catalog, and no certificate of the chain may be on its city's CRLs
+//! (rustls checks them at the handshake too; this check catches connections opened before a
+//! reload that revoked them). A certificate that fails gets 403 `CALLER_NOT_TRUSTED` on
 //! every `/v1` request of its connection (the connection is kept so the caller learns why).
 
 use std::sync::Arc;
@@ -11,8 +13,10 @@ use std::sync::Arc;
 use hyper::header::{HeaderName, HeaderValue};
 use rustls::pki_types::CertificateDer;
 
+use super::config::StaleCrls;
 use crate::catalog::Catalog;
 use crate::crypto::hex;
+use crate::time::{format_rfc3339, UnixTime};
 use crate::trust::cert::Cert;
 use crate::trust::{chain, TrustStore};
 
@@ -63,17 +67,29 @@ pub enum CallerError {
     UnknownCity(String),
     #[error("the client certificate does not chain to an anchor of its own city `{city}`: {why}")]
     WrongCityChain { city: String, why: String },
+    #[error("certificate `{subject}` of the client chain is revoked ({reason}) since {since}")]
+    Revoked {
+        subject: String,
+        reason: &'static str,
+        since: String,
+    },
+    #[error("CRL `{0}` of the client chain is past its nextUpdate, and stale CRLs refuse callers (`[trust] stale_crls = \"refuse\"`)")]
+    StaleCrl(String),
     #[error("the client certificate has no `OU` (department kind)")]
     NoDepartment,
     #[error("`{0}` is not a department kind of the catalog")]
     UnknownDepartment(String),
 }
 
-/// Judges the certificates the peer presented (leaf first), already verified by rustls.
+/// Judges the certificates the peer presented (leaf first), already verified by rustls, at
+/// `now`: its own city's chain, that city's CRLs (so a connection opened before a reload that
+/// revokes it is refused on its next request) and `stale_crls`.
 pub fn identify(
     presented: &[CertificateDer<'_>],
     trust: &TrustStore,
     catalog: &Catalog,
+    now: UnixTime,
+    stale_crls: StaleCrls,
 ) -> Result<Caller, CallerError> {
     let (leaf, rest) = presented
         .split_first()
@@ -89,10 +105,27 @@ pub fn identify(
     let city_trust = trust
         .city(&city)
         .ok_or_else(|| CallerError::UnknownCity(city.clone()))?;
-    chain::build(&leaf, &extra, city_trust).map_err(|e| CallerError::WrongCityChain {
-        city: city.clone(),
-        why: e.0,
-    })?;
+    let chain =
+        chain::build(&leaf, &extra, city_trust).map_err(|e| CallerError::WrongCityChain {
+            city: city.clone(),
+            why: e.0,
+        })?;
+    let status = city_trust.revocation(&chain.certs, now, now);
+    if let Some((cert, entry)) = status.revoked.first() {
+        return Err(CallerError::Revoked {
+            subject: cert.subject_text().to_owned(),
+            reason: entry.reason_name(),
+            since: format_rfc3339(entry.revoked_at),
+        });
+    }
+    if let Some(crl) = status.stale.first() {
+        match stale_crls {
+            StaleCrls::Refuse => return Err(CallerError::StaleCrl(crl.source().to_owned())),
+            StaleCrls::Warn => {
+                tracing::warn!(crl = %crl.source(), city = %city, "a caller's chain is judged with a CRL past its nextUpdate")
+            }
+        }
+    }
     let department = identity
         .department
         .clone()
@@ -124,15 +157,15 @@ pub fn identify(
 
 /// UTF-8 percent-encoding of everything outside unreserved ASCII (RFC 3986).
 pub fn percent_encode(text: &str) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let upper = |nibble: u8| crate::crypto::hex::hex_digit(nibble).to_ascii_uppercase();
     let mut out = String::with_capacity(text.len() * 3);
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(char::from(b));
         } else {
             out.push('%');
-            out.push(char::from(DIGITS[usize::from(b >> 4)]));
-            out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+            out.push(upper(b >> 4));
+            out.push(upper(b & 0xf));
         }
     }
     out

@@ -33,6 +33,8 @@ pub struct Config {
     /// client certificate checked (load tests of handshakes).
     pub tls_session_resumption: bool,
     pub trust_dir: PathBuf,
+    /// What happens to a caller whose chain's CRL is past its nextUpdate.
+    pub stale_crls: StaleCrls,
     /// `None`: the catalog and recognition table compiled into the binary, and no data-exchange
     /// items.
     pub policies_dir: Option<PathBuf>,
@@ -47,6 +49,19 @@ pub struct Config {
     pub upstreams: BTreeMap<String, Upstream>,
     pub limits: Limits,
     pub cache: CacheConfig,
+}
+
+/// The stance on a caller (a TLS client) whose chain is judged with a CRL past its nextUpdate.
+/// Licences are not concerned: the contract keeps a stale CRL in force with `CRL_STALE`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StaleCrls {
+    /// Served, with a warning in the log and the CRL in `tongban_trust_stale_crls` (a CRL
+    /// distribution point that is late must not cut nine cities off each other).
+    #[default]
+    Warn,
+    /// Refused at the handshake (and on the next request of a connection already open).
+    Refuse,
 }
 
 /// The audit log (contract section 8).
@@ -214,7 +229,7 @@ impl Config {
 struct RawConfig {
     listen: RawListen,
     tls: RawTls,
-    trust: RawDir,
+    trust: RawTrust,
     #[serde(default)]
     policies: Option<RawPolicies>,
     audit: RawAudit,
@@ -250,8 +265,10 @@ fn default_session_resumption() -> bool {
 }
 
 #[derive(Deserialize)]
-struct RawDir {
+struct RawTrust {
     dir: PathBuf,
+    #[serde(default)]
+    stale_crls: StaleCrls,
 }
 
 #[derive(Deserialize)]
@@ -396,6 +413,7 @@ impl RawConfig {
             tls_key: base.join(self.tls.key),
             tls_session_resumption: self.tls.session_resumption,
             trust_dir: base.join(self.trust.dir),
+            stale_crls: self.trust.stale_crls,
             policies_dir: self.policies.as_ref().map(|p| base.join(&p.dir)),
             require_signed_policies: self
                 .policies
@@ -516,6 +534,21 @@ ttl_secs = 60
         let c = Config::parse(&text, Path::new("."), "t.toml").unwrap();
         assert_eq!(c.cache.max_entries, 0);
         assert!(!super::super::cache::VerdictCache::new(&c.cache).is_enabled());
+    }
+
+    #[test]
+    fn the_stale_crl_stance_is_warn_unless_refuse_is_written() {
+        let c = Config::parse(FULL, Path::new("."), "t.toml").unwrap();
+        assert_eq!(c.stale_crls, StaleCrls::Warn);
+        let text = FULL.replace("[trust]", "[trust]\nstale_crls = \"refuse\"");
+        let c = Config::parse(&text, Path::new("."), "t.toml").unwrap();
+        assert_eq!(c.stale_crls, StaleCrls::Refuse);
+        let text = FULL.replace("[trust]", "[trust]\nstale_crls = \"ignore\"");
+        let found = problems(&text);
+        assert!(
+            found.len() == 1 && found[0].contains("unknown variant `ignore`"),
+            "{found:?}"
+        );
     }
 
     /// The problems of a configuration text, as printed.

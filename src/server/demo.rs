@@ -130,6 +130,7 @@ async fn run_in(dir: &Path, options: &DemoOptions) -> Result<(), DemoError> {
         tls_cert: dir.join("server/server-chain.pem"),
         tls_key: dir.join("server/server.key"),
         tls_session_resumption: true,
+        stale_crls: Default::default(),
         trust_dir: dir.join("trust"),
         policies_dir: policies_dir.clone(),
         require_signed_policies: false,

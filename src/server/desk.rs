@@ -90,12 +90,11 @@ pub(super) async fn handle(
     req: Request<Incoming>,
     request_id: &str,
 ) -> (Response<Full<Bytes>>, Option<Arc<Caller>>) {
-    let limit = conn.state().config.limits.max_body_bytes;
     let path = req.uri().path().to_owned();
     let caller = match conn.caller(&path) {
         Ok(c) => c,
         Err(e) => {
-            discard_body(req.into_body(), limit).await;
+            discard_body(req.into_body());
             return (refused(&e), None);
         }
     };
@@ -106,7 +105,7 @@ pub(super) async fn handle(
         PAGE if read_only => render(conn, &caller, StatusCode::OK, &Outcome::Ready),
         VERIFY if method == Method::POST => verify(conn, req, &caller, request_id).await,
         "/desk" | PAGE | VERIFY => {
-            discard_body(req.into_body(), limit).await;
+            discard_body(req.into_body());
             let allowed = if path == VERIFY { "POST" } else { "GET, HEAD" };
             let mut r = web::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
             r.headers_mut()
@@ -119,7 +118,7 @@ pub(super) async fn handle(
         {
             Some(asset) if read_only => web::asset(asset),
             _ => {
-                discard_body(req.into_body(), limit).await;
+                discard_body(req.into_body());
                 web::text(StatusCode::NOT_FOUND, "not found\n")
             }
         },
@@ -139,11 +138,11 @@ async fn verify(
     let notice =
         |status, zh, en: &str| render(conn, caller, status, &Outcome::Notice(zh, en.into()));
     if let Err(why) = same_origin(&req) {
-        discard_body(req.into_body(), limit).await;
+        discard_body(req.into_body());
         return notice(StatusCode::FORBIDDEN, "拒绝跨站提交", &why);
     }
     if check_media_type(&req, &[FORM], FORM).is_err() {
-        discard_body(req.into_body(), limit).await;
+        discard_body(req.into_body());
         return notice(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "请通过页面表单提交",
@@ -261,10 +260,9 @@ fn same_origin(req: &Request<Incoming>) -> Result<(), String> {
 /// The value of `name` in an `application/x-www-form-urlencoded` body.
 fn form_value(body: &[u8], name: &str) -> Option<String> {
     body.split(|&b| b == b'&').find_map(|pair| {
-        let (key, value) = match pair.iter().position(|&b| b == b'=') {
-            Some(i) => (&pair[..i], &pair[i + 1..]),
-            None => (pair, &[][..]),
-        };
+        let mut halves = pair.splitn(2, |&b| b == b'=');
+        let key = halves.next().unwrap_or_default();
+        let value = halves.next().unwrap_or_default();
         (percent_decode(key) == name.as_bytes())
             .then(|| String::from_utf8_lossy(&percent_decode(value)).into_owned())
     })

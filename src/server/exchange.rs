@@ -59,9 +59,9 @@ pub async fn handle(
     let (trail, permitted) = authorise(state, &snapshot, &parts, caller);
     let (trail, result) = match permitted {
         Err(e) => {
-            // answered before the body was forwarded: read and drop it first, so that clients
-            // that send the whole body before reading see the answer, not a reset connection
-            discard_body(body, state.config.limits.max_body_bytes).await;
+            // answered before the body was forwarded: it is read and dropped after the answer,
+            // so that clients that send the whole body before reading see it, not a reset
+            discard_body(body);
             (trail, Err(e))
         }
         Ok(permitted) => {
@@ -331,7 +331,7 @@ async fn forward(
     let (upstream, target) = match prepared {
         Ok(prepared) => prepared,
         Err(e) => {
-            discard_body(body, limit).await;
+            discard_body(body);
             return Err(e);
         }
     };

@@ -2,7 +2,8 @@
 //! licence types come from the catalog (else `unknown`), codes from [`crate::licence::Code::ALL`].
 
 use prometheus::{
-    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::catalog::Catalog;
@@ -33,6 +34,9 @@ pub struct Metrics {
     /// Our extension: CRLs of the trust directory past their nextUpdate, set when `/metrics` is
     /// read (verdicts that relied on one carry `CRL_STALE`).
     pub stale_crls: IntGauge,
+    /// Our extension: per city (9 at most), the earliest nextUpdate of its CRLs (Unix seconds),
+    /// set when `/metrics` is read; alert before it passes.
+    pub crl_next_update: IntGaugeVec,
 }
 
 /// The `what` label of `tongban_reloads_total`.
@@ -106,6 +110,14 @@ impl Metrics {
             "tongban_trust_stale_crls",
             "CRLs in the trust directory past their nextUpdate",
         )?;
+        let crl_next_update = IntGaugeVec::new(
+            Opts::new(
+                "tongban_trust_crl_next_update_seconds",
+                "Earliest nextUpdate among the CRLs of a city's trust directory (Unix seconds)",
+            ),
+            &["city"],
+        )?;
+        registry.register(Box::new(crl_next_update.clone()))?;
         registry.register(Box::new(verifications.clone()))?;
         registry.register(Box::new(verification_errors.clone()))?;
         registry.register(Box::new(cache_hits.clone()))?;
@@ -138,6 +150,7 @@ impl Metrics {
             upstream_errors,
             audit_write_failures,
             stale_crls,
+            crl_next_update,
         })
     }
 
@@ -157,15 +170,20 @@ impl Metrics {
         }
     }
 
-    /// Sets the gauge of CRLs past their nextUpdate at `now`.
-    pub fn count_stale_crls(&self, trust: &TrustStore, now: UnixTime) {
-        let stale = trust
-            .city_codes()
-            .into_iter()
-            .filter_map(|code| trust.city(code))
-            .flat_map(|city| &city.crls)
-            .filter(|c| c.crl.is_stale(now))
-            .count();
+    /// Sets the CRL gauges: how many are past their nextUpdate at `now`, and each city's
+    /// earliest nextUpdate (cities without a dated CRL have no series).
+    pub fn observe_crls(&self, trust: &TrustStore, now: UnixTime) {
+        let mut stale = 0usize;
+        self.crl_next_update.reset();
+        for code in trust.city_codes() {
+            let Some(city) = trust.city(code) else {
+                continue;
+            };
+            stale += city.crls.iter().filter(|c| c.crl.is_stale(now)).count();
+            if let Some(next) = city.crls.iter().filter_map(|c| c.crl.next_update()).min() {
+                self.crl_next_update.with_label_values(&[code]).set(next);
+            }
+        }
         self.stale_crls
             .set(i64::try_from(stale).unwrap_or(i64::MAX));
     }

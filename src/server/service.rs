@@ -4,10 +4,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::header::{HeaderValue, ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use hyper::{Method, Request, Response, StatusCode, Version};
 use rustls::pki_types::CertificateDer;
 
 use super::caller::{Caller, Judged};
@@ -46,6 +46,7 @@ impl Connection {
         let started = Instant::now();
         let request_id = request_id::from_request(&req);
         let method = req.method().clone();
+        let version = req.version();
         let path = log_path(req.uri().path());
         let (mut response, caller) = match self.route(req, &request_id).await {
             Ok((r, caller)) => (r, caller),
@@ -64,6 +65,10 @@ impl Connection {
                         ..
                     } => r.header(ALLOW, allowed.as_str()),
                     ApiError::RateLimited { retry_after } => r.header(RETRY_AFTER, *retry_after),
+                    // an HTTP/1.1 client past the limit is not read further than the drain
+                    ApiError::BodyTooLarge { .. } if version < Version::HTTP_2 => {
+                        r.header(CONNECTION, "close")
+                    }
                     _ => r,
                 };
                 (
@@ -94,18 +99,17 @@ impl Connection {
         request_id: &str,
     ) -> Result<(Response<Full<Bytes>>, Option<Arc<Caller>>), (ApiError, Option<Arc<Caller>>)> {
         let path = req.uri().path().to_owned();
-        let drain_limit = self.state.config.limits.max_batch_body_bytes;
         if desk::owns(&path) {
             return Ok(desk::handle(self, req, request_id).await);
         }
         if !path.starts_with("/v1/") {
-            discard_body(req.into_body(), drain_limit).await;
+            discard_body(req.into_body());
             return Err((ApiError::NotFound { path }, None));
         }
         let caller = match self.caller(&path) {
             Ok(c) => c,
             Err(e) => {
-                discard_body(req.into_body(), drain_limit).await;
+                discard_body(req.into_body());
                 return Err((e, None));
             }
         };
@@ -120,13 +124,13 @@ impl Connection {
             VERIFY => false,
             VERIFY_BATCH => true,
             _ => {
-                discard_body(req.into_body(), drain_limit).await;
+                discard_body(req.into_body());
                 return Err(with(ApiError::NotFound { path }));
             }
         };
         if req.method() != Method::POST {
             let method = req.method().to_string();
-            discard_body(req.into_body(), drain_limit).await;
+            discard_body(req.into_body());
             return Err(with(ApiError::MethodNotAllowed {
                 method,
                 path,
@@ -166,7 +170,7 @@ impl Connection {
         let judged = match slot.as_ref() {
             Some((generation, judged)) if *generation == snapshot.generation => judged.clone(),
             _ => {
-                let judged = snapshot.caller(peer);
+                let judged = snapshot.caller(peer, self.state.clock.now());
                 if let Err(why) = &judged {
                     tracing::warn!(reason = %why, "client certificate refused");
                 }
@@ -209,19 +213,7 @@ impl Connection {
         check_media_type(&req, &["application/json"], "application/json")?;
         let limits = &self.state.config.limits;
         let body = read_body(req, limits.max_batch_body_bytes).await?;
-        let licences: Vec<String> = serde_json::from_slice(&body).map_err(|e| {
-            ApiError::BadRequest(format!("the body must be a JSON array of strings: {e}"))
-        })?;
-        if licences.len() > limits.max_batch {
-            return Err(ApiError::BatchTooLarge {
-                len: licences.len(),
-                max: limits.max_batch,
-            });
-        }
-        let licences = licences
-            .into_iter()
-            .map(|l| l.as_bytes().trim_ascii().to_vec())
-            .collect();
+        let licences = parse_batch(&body, limits.max_batch)?;
         let verdicts = self.verify_all(licences, caller, request_id).await?;
         serde_json::to_vec(&verdicts).map_err(|e| ApiError::Internal(e.to_string()))
     }
@@ -283,6 +275,23 @@ impl Connection {
     }
 }
 
+/// The licences of a verify-batch body: a JSON array of at most `max` strings, each trimmed.
+pub fn parse_batch(body: &[u8], max: usize) -> Result<Vec<Vec<u8>>, ApiError> {
+    let licences: Vec<String> = serde_json::from_slice(body).map_err(|e| {
+        ApiError::BadRequest(format!("the body must be a JSON array of strings: {e}"))
+    })?;
+    if licences.len() > max {
+        return Err(ApiError::BatchTooLarge {
+            len: licences.len(),
+            max,
+        });
+    }
+    Ok(licences
+        .into_iter()
+        .map(|l| l.as_bytes().trim_ascii().to_vec())
+        .collect())
+}
+
 /// The path as logged: an exchange's path after the item may carry personal identifiers
 /// (`/persons/420106…`), so only the route and the item are kept.
 fn log_path(path: &str) -> String {
@@ -322,42 +331,63 @@ pub(super) fn check_media_type(
     }
 }
 
-/// How long an early error answer waits for the request body to be read and dropped.
+/// How long a refused request's body is read and dropped after the answer.
 const DISCARD_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Reads and drops the body of a request answered with an error before its body mattered, so
-/// clients that send the body before reading (curl over HTTP/2) see the answer rather than a
-/// reset stream. Bounded by `limit` bytes and [`DISCARD_TIMEOUT`]; past either, it gives up.
-pub(super) async fn discard_body(body: Incoming, limit: usize) {
-    let body = Limited::new(body, limit).collect();
-    let _ = tokio::time::timeout(DISCARD_TIMEOUT, body).await;
+/// The most of a refused request's body that is read and dropped after the answer. A body
+/// declared larger is not read at all: its stream is reset (HTTP/2 `RST_STREAM(NO_ERROR)` after
+/// the answer, RFC 9113 section 8.1) or its connection closed (HTTP/1.1).
+pub const MAX_DRAINED_BODY_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads and drops, in the background, the rest of the body of a request answered without it,
+/// so that a client still sending sees the answer rather than a reset: the stream ends cleanly
+/// (HTTP/2, where curl before 8 takes even a `NO_ERROR` reset for a failure) or the connection
+/// stays open (HTTP/1.1). Bounded by [`MAX_DRAINED_BODY_BYTES`] and [`DISCARD_TIMEOUT`]; past
+/// either, the body is dropped. Nothing is kept: the cost is the bandwidth.
+pub(super) fn discard_body(mut body: Incoming) {
+    tokio::spawn(async move {
+        let drain = async {
+            let mut read = 0u64;
+            while let Some(Ok(frame)) = body.frame().await {
+                read += frame.data_ref().map_or(0, |d| d.len() as u64);
+                if read > MAX_DRAINED_BODY_BYTES {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(DISCARD_TIMEOUT, drain).await;
+    });
 }
 
-/// A body declared over the limit is still read and dropped when it is at most this large, so
-/// that a client that is still sending gets its 413 rather than a reset connection.
-const MAX_DRAINED_BODY_BYTES: u64 = 1024 * 1024;
-
-/// Reads at most `limit` bytes of body; more is 413 (a `Content-Length` over it is refused
-/// without being kept).
+/// Reads at most `limit` bytes of body; more is 413, and the rest is discarded after the answer
+/// ([`discard_body`]) unless it is declared over [`MAX_DRAINED_BODY_BYTES`].
 pub(super) async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
     let declared = req
         .headers()
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let mut body = req.into_body();
     if let Some(n) = declared.filter(|n| *n > limit as u64) {
         if n <= MAX_DRAINED_BODY_BYTES {
-            discard_body(req.into_body(), MAX_DRAINED_BODY_BYTES as usize).await;
+            discard_body(body);
         }
         return Err(ApiError::BodyTooLarge { limit });
     }
-    match Limited::new(req.into_body(), limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            Err(ApiError::BodyTooLarge { limit })
+    let mut collected = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| ApiError::BadRequest(format!("cannot read the body: {e}")))?;
+        let Some(data) = frame.data_ref() else {
+            continue;
+        };
+        if collected.len() + data.len() > limit {
+            discard_body(body);
+            return Err(ApiError::BodyTooLarge { limit });
         }
-        Err(e) => Err(ApiError::BadRequest(format!("cannot read the body: {e}"))),
+        collected.extend_from_slice(data);
     }
+    Ok(Bytes::from(collected))
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::cache::VerdictCache;
 use super::caller::{self, Judged};
-use super::config::Config;
+use super::config::{Config, StaleCrls};
 use super::metrics::{Metrics, RELOAD_TRUST_POLICIES};
 use super::problem::ApiError;
 use super::tls::{self, ServerIdentity, TlsError};
@@ -42,6 +42,7 @@ pub struct Snapshot {
     /// Callers judged under this generation, by the SHA-256 of the presented chain: a client
     /// that reconnects is not parsed and chained again.
     callers: Cache<[u8; 32], Judged>,
+    stale_crls: StaleCrls,
 }
 
 /// Distinct client certificate chains whose judgement a snapshot keeps (departments × cities
@@ -57,8 +58,9 @@ impl Snapshot {
         }
     }
 
-    /// The caller named by a verified client certificate chain (leaf first), or why not.
-    pub fn caller(&self, presented: &[CertificateDer<'_>]) -> Judged {
+    /// The caller named by a verified client certificate chain (leaf first) at `now`, or why
+    /// not; judged once per chain and generation.
+    pub fn caller(&self, presented: &[CertificateDer<'_>], now: UnixTime) -> Judged {
         // length-prefixed: the key is one chain, not a concatenation
         let lengths: Vec<[u8; 8]> = presented
             .iter()
@@ -72,7 +74,7 @@ impl Snapshot {
         );
         self.callers.get_with(key, || {
             let v = &self.verifier;
-            caller::identify(presented, v.trust(), v.catalog())
+            caller::identify(presented, v.trust(), v.catalog(), now, self.stale_crls)
                 .map(Arc::new)
                 .map_err(|e| e.to_string())
         })
@@ -120,7 +122,7 @@ pub struct State {
     pub mask_key: MaskKey,
     pub rates: RateLimiter,
     /// Monotonic time origin of the rate limiter.
-    pub started: Instant,
+    pub started: tokio::time::Instant,
     identity: ServerIdentity,
     snapshot: RwLock<Arc<Snapshot>>,
     next_generation: AtomicU64,
@@ -170,7 +172,7 @@ impl State {
             audit_key,
             mask_key,
             rates: RateLimiter::default(),
-            started: Instant::now(),
+            started: tokio::time::Instant::now(),
             cache: VerdictCache::new(&config.cache),
             config,
             metrics,
@@ -385,7 +387,12 @@ fn build_snapshot(
         }
         None => PolicySet::default(),
     };
-    let tls = tls::server_config(identity, verifier.trust(), config.tls_session_resumption)?;
+    let tls = tls::server_config(
+        identity,
+        verifier.trust(),
+        config.tls_session_resumption,
+        config.stale_crls,
+    )?;
     Ok(Snapshot {
         generation,
         verifier: Arc::new(verifier),
@@ -393,5 +400,6 @@ fn build_snapshot(
         acceptor: TlsAcceptor::from(tls),
         loaded_at: now,
         callers: Cache::new(CALLER_CACHE_ENTRIES),
+        stale_crls: config.stale_crls,
     })
 }

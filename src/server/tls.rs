@@ -1,6 +1,6 @@
 //! The public listener's TLS: TLS 1.2 and 1.3 only, ALPN h2 and http/1.1, ring only, and client
 //! certificates checked by rustls against the union of every city's anchors (but SM2 ones,
-//! which rustls cannot use).
+//! which rustls cannot use) and the CRLs of their CAs (but SM2-signed ones, likewise).
 //!
 //! rustls only proves that the client chain ends at *some* city's anchor; which city may vouch
 //! for the caller is judged per connection by [`super::caller`].
@@ -10,11 +10,12 @@ use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 
-use crate::crypto::KeyType;
+use super::config::StaleCrls;
+use crate::crypto::{Algorithm, KeyType};
 use crate::trust::TrustStore;
 
 /// The server's certificate chain and key, read once at start.
@@ -92,6 +93,7 @@ pub fn server_config(
     identity: &ServerIdentity,
     trust: &TrustStore,
     resumption: bool,
+    stale_crls: StaleCrls,
 ) -> Result<Arc<ServerConfig>, TlsError> {
     let mut roots = RootCertStore::empty();
     // rustls has no SM2: an SM2 anchor vouches for licences only, and a city's callers chain to
@@ -112,9 +114,17 @@ pub fn server_config(
         return Err(TlsError::NoAnchors);
     }
     let provider = provider();
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+    let roots = Arc::new(roots);
+    let mut verifier = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
+        .with_crls(tls_crls(trust, &roots, &provider))
+        // CRLs are optional per CA (contract section 3)
+        .allow_unknown_revocation_status()
         // a request without a certificate gets a 401 problem instead of a bare TLS alert
-        .allow_unauthenticated()
+        .allow_unauthenticated();
+    if stale_crls == StaleCrls::Refuse {
+        verifier = verifier.enforce_revocation_expiration();
+    }
+    let verifier = verifier
         .build()
         .map_err(|e| TlsError::Rustls(e.to_string()))?;
     let mut config = ServerConfig::builder_with_provider(provider)
@@ -129,4 +139,43 @@ pub fn server_config(
         config.send_tls13_tickets = 0;
     }
     Ok(Arc::new(config))
+}
+
+/// The trust directory's CRLs that rustls can apply to callers: those that verified against a
+/// CA of their city at load time, signed with ECDSA, RSA or Ed25519. SM2-signed CRLs are left
+/// out, as SM2 anchors are: they speak for licence signers, never for a TLS caller's chain. A
+/// CRL webpki refuses to parse is left out with a warning (the licence path still uses it).
+fn tls_crls(
+    trust: &TrustStore,
+    roots: &Arc<RootCertStore>,
+    provider: &Arc<CryptoProvider>,
+) -> Vec<CertificateRevocationListDer<'static>> {
+    let mut out = Vec::new();
+    for city in trust.city_codes() {
+        let Some(city_trust) = trust.city(city) else {
+            continue;
+        };
+        for entry in &city_trust.crls {
+            let crl = &entry.crl;
+            let usable = !entry.verified_by.is_empty()
+                && crl
+                    .signature_algorithm()
+                    .is_some_and(|alg| alg != Algorithm::Sm2Sm3);
+            if !usable {
+                continue;
+            }
+            let der = CertificateRevocationListDer::from(crl.der().to_vec());
+            let parsed =
+                WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
+                    .with_crls([der.clone()])
+                    .build();
+            match parsed {
+                Ok(_) => out.push(der),
+                Err(e) => {
+                    tracing::warn!(city, crl = %crl.source(), error = %e, "CRL not usable for TLS callers")
+                }
+            }
+        }
+    }
+    out
 }

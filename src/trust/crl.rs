@@ -60,6 +60,7 @@ impl Revocation {
 #[derive(Clone, Debug)]
 pub struct Crl {
     source: String,
+    der: Vec<u8>,
     issuer: Vec<u8>,
     this_update: UnixTime,
     next_update: Option<UnixTime>,
@@ -87,6 +88,7 @@ impl Crl {
             .collect();
         Ok(Self {
             source: source.to_owned(),
+            der: der.to_vec(),
             issuer: crl.issuer().as_raw().to_vec(),
             this_update: crl.last_update().timestamp(),
             next_update: crl.next_update().map(|t| t.timestamp()),
@@ -97,6 +99,18 @@ impl Crl {
         })
     }
 
+    /// The CRL as read (DER).
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+    /// Its signature algorithm; `None` outside the certificate profile.
+    pub fn signature_algorithm(&self) -> Option<Algorithm> {
+        self.sig_alg
+    }
+    /// Its nextUpdate, when it has one.
+    pub fn next_update(&self) -> Option<UnixTime> {
+        self.next_update
+    }
     pub fn source(&self) -> &str {
         &self.source
     }

@@ -159,6 +159,7 @@ pub fn config(dir: &Path) -> Config {
         tls_cert: dir.join("server/server-chain.pem"),
         tls_key: dir.join("server/server.key"),
         tls_session_resumption: true,
+        stale_crls: Default::default(),
         trust_dir: dir.join("trust"),
         policies_dir: None,
         require_signed_policies: false,
@@ -205,6 +206,32 @@ pub fn write_serve_config(dir: &Path, extra: &str) -> PathBuf {
     )
     .unwrap();
     path
+}
+
+/// A JSON upstream on loopback that answers every request with `body`.
+pub async fn json_upstream(body: &'static str) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    move |_req: Request<hyper::body::Incoming>| async move {
+                        Ok::<_, std::convert::Infallible>(
+                            hyper::Response::builder()
+                                .header("content-type", "application/json")
+                                .body(Full::new(Bytes::from_static(body.as_bytes())))
+                                .unwrap(),
+                        )
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), service)
+                    .await;
+            });
+        }
+    });
+    addr
 }
 
 pub async fn start(config: Config) -> Running {

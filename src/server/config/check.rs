@@ -155,7 +155,12 @@ fn check_files(
             }
         };
         if let (Some(identity), Some(trust)) = (&identity, &trust) {
-            if let Err(e) = tls::server_config(identity, trust, config.tls_session_resumption) {
+            if let Err(e) = tls::server_config(
+                identity,
+                trust,
+                config.tls_session_resumption,
+                config.stale_crls,
+            ) {
                 problems.push(tls_problem(&e));
             }
         }
