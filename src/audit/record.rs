@@ -2,7 +2,8 @@
 //!
 //! A line is `{"seq":…,"ts":…,"prev":…,` followed by the [`Record`]'s fields in declaration order,
 //! every key always present (`null` when it does not apply), so the same facts always give the
-//! same bytes. No field values are ever logged, only field names.
+//! same bytes. No field values are ever logged, only field names. A record of a cluster's chain
+//! (contract section 9) carries its gateway's `"node":…` after `prev`; a file's records do not.
 
 use std::fmt;
 
@@ -20,6 +21,23 @@ pub enum Kind {
     LicenceVerification,
 }
 
+impl Kind {
+    pub const ALL: [Kind; 2] = [Kind::Exchange, Kind::LicenceVerification];
+
+    /// The name in a line (`exchange`, `licence_verification`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Exchange => "exchange",
+            Kind::LicenceVerification => "licence_verification",
+        }
+    }
+
+    /// The kind named `name` in a line.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
 /// The outcome recorded: `permit`/`deny`/`error` for exchanges, `valid`/`invalid` for licences.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -29,6 +47,32 @@ pub enum Decision {
     Error,
     Valid,
     Invalid,
+}
+
+impl Decision {
+    pub const ALL: [Decision; 5] = [
+        Decision::Permit,
+        Decision::Deny,
+        Decision::Error,
+        Decision::Valid,
+        Decision::Invalid,
+    ];
+
+    /// The name in a line (`permit`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Permit => "permit",
+            Decision::Deny => "deny",
+            Decision::Error => "error",
+            Decision::Valid => "valid",
+            Decision::Invalid => "invalid",
+        }
+    }
+
+    /// The decision named `name` in a line.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.as_str() == name)
+    }
 }
 
 /// The calling organisation, from its client certificate (contract section 1).
@@ -132,6 +176,9 @@ pub struct Record {
     /// The data subject (licence holder, queried person), keyed-hashed.
     pub subject: Option<PersonalId>,
 }
+
+/// The key of a cluster record's gateway, after `prev` (contract section 9); never in a file's.
+pub const NODE_KEY: &str = "node";
 
 /// Every key of a line, in order: the chain envelope, then the [`Record`]'s fields.
 pub const LINE_KEYS: [&str; 18] = [
@@ -257,6 +304,8 @@ struct Line<'a> {
     seq: u64,
     ts: &'a str,
     prev: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node: Option<&'a str>,
     #[serde(flatten)]
     record: &'a Record,
 }
@@ -269,6 +318,17 @@ pub(super) fn format_line(
     prev: &str,
     record: &Record,
 ) -> Result<Vec<u8>, serde_json::Error> {
+    format_node_line(seq, ts, prev, None, record)
+}
+
+/// As [`format_line`], for the chain of the cluster gateway `node` when given.
+pub fn format_node_line(
+    seq: u64,
+    ts: &str,
+    prev: &str,
+    node: Option<&str>,
+    record: &Record,
+) -> Result<Vec<u8>, serde_json::Error> {
     let mut line = Vec::with_capacity(512);
     serde_json::to_writer(
         &mut line,
@@ -276,11 +336,20 @@ pub(super) fn format_line(
             seq,
             ts,
             prev,
+            node,
             record,
         },
     )?;
     line.push(b'\n');
     Ok(line)
+}
+
+/// A gateway's name in a cluster (`[cluster] node`): 1 to 64 of `A-Z a-z 0-9 . _ -`.
+pub fn is_node_name(text: &str) -> bool {
+    (1..=64).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// 64 lower-case hex characters (a SHA-256 or HMAC-SHA256 output).
@@ -359,6 +428,24 @@ mod tests {
         };
         let line = format_line(1, "t", "p", &record).unwrap();
         assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1);
+    }
+
+    #[test]
+    fn a_node_follows_prev_and_names_match_serde() {
+        let line = format_node_line(2, "t", "p", Some("gw-1"), &sample()).unwrap();
+        let text = String::from_utf8(line).unwrap();
+        assert!(
+            text.starts_with("{\"seq\":2,\"ts\":\"t\",\"prev\":\"p\",\"node\":\"gw-1\",\"kind\"")
+        );
+        for kind in Kind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+            assert_eq!(Kind::from_name(kind.as_str()), Some(kind));
+        }
+        for decision in Decision::ALL {
+            assert_eq!(serde_json::to_value(decision).unwrap(), decision.as_str());
+            assert_eq!(Decision::from_name(decision.as_str()), Some(decision));
+        }
+        assert_eq!(Decision::from_name("maybe"), None);
     }
 
     #[test]

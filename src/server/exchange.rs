@@ -49,7 +49,7 @@ struct Outcome {
 }
 
 /// Answers one exchange request. Every path out writes its audit record first; if that write
-/// fails, the answer is a 500 and no data leaves.
+/// fails, the answer is a 500 (503 in a cluster) and no data leaves.
 pub async fn handle(
     state: &Arc<State>,
     req: Request<Incoming>,
@@ -160,7 +160,7 @@ pub async fn handle(
     if let Some(s) = subject {
         record = record.subject(s);
     }
-    state.audit(&record)?;
+    state.audit(&record).await?;
     result
 }
 
@@ -262,10 +262,7 @@ async fn exchange(
         return Err(ApiError::UnknownItem(truncate(item_id)));
     };
     if let Some(rate) = rate {
-        let now = state.started.elapsed().as_secs_f64();
-        if let Err(retry_after) = state.rates.take(&caller.org, item_id, rate, now) {
-            return Err(ApiError::RateLimited { retry_after });
-        }
+        state.limit(&caller.org, item_id, rate).await?;
     }
     let upstream = state.upstreams.get(&item.upstream).ok_or_else(|| {
         ApiError::UpstreamError(format!("upstream `{}` is not configured", item.upstream))

@@ -48,6 +48,10 @@ pub enum ApiError {
     UpstreamError(String),
     #[error("the upstream did not answer within {0} ms")]
     UpstreamTimeout(u64),
+    /// The cluster's database cannot take the request's audit record (or decide its rate
+    /// limit) now (contract section 9); the reason stays in the gateway's log.
+    #[error("audit unavailable: {0}")]
+    AuditUnavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -144,6 +148,11 @@ pub fn classify(err: &ApiError) -> (StatusCode, &'static str, &'static str) {
             "UPSTREAM_TIMEOUT",
             "Upstream timeout",
         ),
+        ApiError::AuditUnavailable(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "AUDIT_UNAVAILABLE",
+            "Audit unavailable",
+        ),
         ApiError::Internal(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "INTERNAL",
@@ -171,6 +180,11 @@ impl ApiError {
         let detail = match self {
             // never echo internals to a caller
             ApiError::Internal(_) => "the request could not be completed".to_owned(),
+            ApiError::AuditUnavailable(_) => {
+                "the audit record of this request cannot be written now, so nothing was \
+                 answered; retry shortly (another gateway may take it)"
+                    .to_owned()
+            }
             other => other.to_string(),
         };
         let problem = Problem {
@@ -276,6 +290,11 @@ mod tests {
             ),
             (ApiError::UpstreamTimeout(5000), 504, "UPSTREAM_TIMEOUT"),
             (ApiError::Internal("boom".into()), 500, "INTERNAL"),
+            (
+                ApiError::AuditUnavailable("db down".into()),
+                503,
+                "AUDIT_UNAVAILABLE",
+            ),
         ];
         for (err, status, code) in cases {
             let (s, c, _) = classify(&err);
@@ -293,5 +312,8 @@ mod tests {
     fn internal_details_stay_inside() {
         let (_, body) = ApiError::Internal("secret path /etc".into()).to_problem("r");
         assert!(!String::from_utf8(body).unwrap().contains("/etc"));
+        let (_, body) =
+            ApiError::AuditUnavailable("db.internal:5432 refused".into()).to_problem("r");
+        assert!(!String::from_utf8(body).unwrap().contains("db.internal"));
     }
 }

@@ -168,6 +168,7 @@ pub fn config(dir: &Path) -> Config {
         upstreams: Default::default(),
         limits: Limits::default(),
         cache: CacheConfig::default(),
+        cluster: None,
     }
 }
 

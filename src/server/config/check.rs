@@ -221,19 +221,39 @@ fn check_files(
             ));
         }
     }
-    let audit_dir = match config.audit.path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if !audit_dir.is_dir() {
-        problems.push(Problem::new(
-            &config.audit.path.display().to_string(),
-            0,
-            format!(
-                "audit log: the folder `{}` does not exist",
-                audit_dir.display()
-            ),
-        ));
+    match (&config.cluster, &config.audit.path) {
+        (Some(cluster), path) => {
+            // the connection string's syntax and node name were checked with the file; here
+            // what it names: the TLS roots, the password file (no connection is made: `serve`
+            // connects at start)
+            if let Err(e) = crate::cluster::Database::open(cluster) {
+                problems.push(Problem::new("[cluster]", 0, e.to_string()));
+            }
+            if let Some(path) = path {
+                notices.push(format!(
+                    "{}: not used: with [cluster] the audit records go to the database",
+                    path.display()
+                ));
+            }
+        }
+        (None, Some(path)) => {
+            let audit_dir = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            if !audit_dir.is_dir() {
+                problems.push(Problem::new(
+                    &path.display().to_string(),
+                    0,
+                    format!(
+                        "audit log: the folder `{}` does not exist",
+                        audit_dir.display()
+                    ),
+                ));
+            }
+        }
+        // reported with the file
+        (None, None) => {}
     }
     items
 }
