@@ -50,13 +50,13 @@ pub enum ClusterError {
     /// `[cluster]` or a file it names is unusable.
     #[error("{0}")]
     Config(String),
-    #[error("cannot reach the cluster database {database}: {source}")]
+    #[error("cannot reach the cluster database {database}: {}", with_source(.source))]
     Unreachable {
         database: String,
         #[source]
         source: tokio_postgres::Error,
     },
-    #[error("cluster database {database}: {what}: {source}")]
+    #[error("cluster database {database}: {what}: {}", with_source(.source))]
     Query {
         database: String,
         what: &'static str,
@@ -94,6 +94,27 @@ pub fn check_database(text: &str) -> Result<(), String> {
     text.parse::<tokio_postgres::Config>()
         .map(drop)
         .map_err(|e| with_source(&e))
+}
+
+/// Whether connecting may succeed later by itself: no answer from the server (it is down,
+/// restarting or unreachable), as opposed to its refusal (a wrong password, a missing
+/// database) or a TLS failure (a certificate the roots do not vouch for).
+pub(crate) fn is_transient(e: &tokio_postgres::Error) -> bool {
+    if e.code().is_some() {
+        return false;
+    }
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let tls = c.is::<rustls::Error>()
+            || c.downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .is_some_and(|inner| inner.is::<rustls::Error>());
+        if tls {
+            return false;
+        }
+        cause = c.source();
+    }
+    true
 }
 
 /// An error with its causes (tokio-postgres keeps the detail in the source).

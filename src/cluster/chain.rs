@@ -111,7 +111,7 @@ impl AuditChain {
                 Err(LeaseError::Held(holder)) => {
                     return Err(ClusterError::NodeRunning { node, holder })
                 }
-                Err(LeaseError::Query { what, source }) if source.code().is_none() => {
+                Err(LeaseError::Query { what, source }) if super::is_transient(&source) => {
                     return Err(ClusterError::Unreachable {
                         database: format!("{} ({what})", database.label()),
                         source,
@@ -394,7 +394,7 @@ impl Writer {
             Ok(Err(e)) if is_guard(&e) => {
                 // the schema refused a fork or a gap: someone else wrote this node's chain
                 tracing::error!(
-                    node = %node, error = %e,
+                    node = %node, error = %super::with_source(&e),
                     "the database refused this node's records as a fork or a gap; reading its head again"
                 );
                 refuse_all(accepted, "the database refused the records (chain guard)");
@@ -410,7 +410,7 @@ impl Writer {
                 }
             }
             Ok(Err(e)) => {
-                tracing::error!(node = %node, error = %e, "audit commit failed");
+                tracing::error!(node = %node, error = %super::with_source(&e), "audit commit failed");
                 refuse_all(accepted, "the commit failed");
                 false
             }
@@ -486,7 +486,7 @@ impl Writer {
         match result {
             Ok(Ok(value)) => Some(value),
             Ok(Err(e)) => {
-                tracing::warn!(node = %self.shared.node, op = op.as_str(), error = %e, "cluster database operation failed");
+                tracing::warn!(node = %self.shared.node, op = op.as_str(), error = %super::with_source(&e), "cluster database operation failed");
                 None
             }
             Err(_) => {
@@ -641,7 +641,7 @@ impl Rows {
 enum LeaseError {
     #[error("held by {0}")]
     Held(String),
-    #[error("{what}: {source}")]
+    #[error("{what}: {}", super::with_source(.source))]
     Query {
         what: &'static str,
         source: tokio_postgres::Error,

@@ -181,7 +181,7 @@ where
     let (client, connection) = config.connect(tls).await?;
     let task = tokio::spawn(async move {
         if let Err(e) = connection.await {
-            tracing::debug!(error = %e, "cluster database connection ended");
+            tracing::debug!(error = %super::with_source(&e), "cluster database connection ended");
         }
     });
     Ok(Connection { client, task })

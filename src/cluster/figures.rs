@@ -24,7 +24,7 @@ const QUERY: &str = "SELECT kind, decision, caller_city,
         CASE WHEN ltype = ANY($3) THEN ltype ELSE $4 END,
         sum(n)::int8
     FROM tongban_daily_counts
-    WHERE day = $1::date
+    WHERE day = $1::text::date
     GROUP BY 1, 2, 3, 4, 5";
 
 /// The figures of `day` (Asia/Shanghai) of every node.

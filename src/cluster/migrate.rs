@@ -65,7 +65,7 @@ pub async fn apply_when_reachable(database: &Database) -> Result<Applied, Cluste
             Err(ClusterError::Unreachable {
                 database: d,
                 source,
-            }) if source.code().is_none() && started.elapsed() < START_WAIT => {
+            }) if super::is_transient(&source) && started.elapsed() < START_WAIT => {
                 tracing::warn!(database = %d, error = %source, "cluster database not reachable yet; retrying");
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(2));

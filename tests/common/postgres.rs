@@ -43,7 +43,15 @@ impl Postgres {
         let out = as_server_user(Command::new(bin("initdb")))
             .args(["-D"])
             .arg(&data)
-            .args(["-U", ROLE, "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync"])
+            .args([
+                "-U",
+                ROLE,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-sync",
+            ])
             .output()
             .unwrap_or_else(|e| panic!("initdb ({PG_BIN}; Debian package postgresql): {e}"));
         assert!(
@@ -55,10 +63,7 @@ impl Postgres {
         let mut pg = Postgres {
             port: free_port(),
             dir,
-            settings: settings
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect(),
+            settings: settings.iter().map(|(k, v)| format!("{k}={v}")).collect(),
             child: None,
         };
         pg.run();
@@ -134,7 +139,11 @@ impl Postgres {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
                 panic!("postgres exited ({status}):\n{}", self.log());
             }
-            assert!(Instant::now() < deadline, "postgres not ready:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "postgres not ready:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
