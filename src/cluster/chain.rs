@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 use tokio_postgres::Statement;
 
 use super::connect::{Connection, Database};
@@ -75,8 +74,8 @@ impl Head {
 /// This node's chain: an [`audit::Sink`](Sink) whose appends resolve after their COMMIT.
 pub struct AuditChain {
     shared: Arc<Shared>,
+    /// To the writer task, which commits what waits and ends once this is dropped.
     queue: mpsc::Sender<Job>,
-    writer: JoinHandle<()>,
 }
 
 struct Shared {
@@ -134,9 +133,11 @@ impl AuditChain {
             }
         };
         tracing::info!(node = %node, seq = head.seq, "cluster: the chain continues after its head");
+        // up from here: the lease is held on `connection`, which the writer starts with
+        metrics.up.set(1);
         let shared = Arc::new(Shared {
             node,
-            up: AtomicBool::new(false),
+            up: AtomicBool::new(true),
             timeout: config.timeout,
             metrics,
         });
@@ -150,31 +151,13 @@ impl AuditChain {
             head,
             held: None,
         };
-        let writer = tokio::spawn(writer.run(connection));
-        Ok(AuditChain {
-            shared,
-            queue,
-            writer,
-        })
+        tokio::spawn(writer.run(connection));
+        Ok(AuditChain { shared, queue })
     }
 
     /// Whether the writer holds the lease on a live connection.
     pub fn is_up(&self) -> bool {
         self.shared.up.load(Ordering::Acquire)
-    }
-
-    /// This chain's node.
-    pub fn node(&self) -> &str {
-        &self.shared.node
-    }
-}
-
-impl Drop for AuditChain {
-    fn drop(&mut self) {
-        // the queue's sender goes with `self`; the writer commits what waits, then ends
-        if self.writer.is_finished() {
-            tracing::debug!(node = %self.shared.node, "audit writer already ended");
-        }
     }
 }
 
@@ -687,6 +670,23 @@ async fn lease(
                     |r| format!("`{}` (since {})", r.get::<_, String>(0), r.get::<_, String>(1)),
                 );
             return Err(LeaseError::Held(holder));
+        }
+        // a COMMIT must mean the record is on disk (and on the synchronous standby, if any)
+        let durability: String = conn
+            .client
+            .query_one("SELECT current_setting('synchronous_commit')", &[])
+            .await
+            .map_err(query("synchronous_commit"))?
+            .get(0);
+        if durability == "off" {
+            tracing::warn!(
+                node,
+                "synchronous_commit is off for this role: set on for the audit writer"
+            );
+            conn.client
+                .batch_execute("SET synchronous_commit = on")
+                .await
+                .map_err(query("synchronous_commit"))?;
         }
         conn.client
             .execute(
