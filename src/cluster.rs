@@ -143,7 +143,6 @@ pub fn check_node(text: &str) -> Result<(), String> {
 /// A gateway's part of the cluster: its audit chain, the global rate limits and the cluster's
 /// figures, over one database.
 pub struct Cluster {
-    node: String,
     database: Arc<Database>,
     pool: deadpool_postgres::Pool,
     chain: Arc<AuditChain>,
@@ -171,7 +170,6 @@ impl Cluster {
             "cluster: audit chain and lease held"
         );
         Ok(Cluster {
-            node: config.node.clone(),
             rate: GlobalRate::new(
                 pool.clone(),
                 database.clone(),
@@ -184,11 +182,6 @@ impl Cluster {
             metrics,
             timeout: config.timeout,
         })
-    }
-
-    /// This gateway's node name.
-    pub fn node(&self) -> &str {
-        &self.node
     }
 
     /// The audit chain (the gateway's [`crate::audit::Sink`]).

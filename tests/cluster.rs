@@ -592,6 +592,18 @@ async fn migrations_are_recorded_and_a_foreign_schema_refused() {
     let config = world.config("gw-9", true, "");
     let out = world.tongban(&["config", "check", config.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("notice"), "{}", stderr(&out));
+    let slow = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("timeout_ms = 1500", "timeout_ms = 3000");
+    std::fs::write(&config, slow).unwrap();
+    let out = world.tongban(&["config", "check", config.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("notice: [cluster] timeout_ms = 3000 is not under upstream `hpf`'s"),
+        "{}",
+        stderr(&out)
+    );
     let bad = std::fs::read_to_string(&config)
         .unwrap()
         .replace("node = \"gw-9\"", "node = \"gw 9\"\nca = \"missing.pem\"");

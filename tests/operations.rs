@@ -207,7 +207,10 @@ async fn every_metric_named_is_exported_and_every_family_is_on_the_dashboard() {
         common::metric(&cluster_text, "tongban_db_pool_max_connections"),
         8.0
     );
-    assert!(!text.contains("tongban_db_"), "only a cluster's gateway has them");
+    assert!(
+        !text.contains("tongban_db_"),
+        "only a cluster's gateway has them"
+    );
     text.push_str(&cluster_text);
     clustered.handle().shutdown();
     clustered.wait().await;

@@ -30,6 +30,8 @@ pub const LIMITED: &str = "CLUSTER-RATE";
 /// The limited item's rate: a bucket of `RATE_COUNT` refilled at `RATE_COUNT` per second.
 pub const RATE_COUNT: u32 = 50;
 pub const RATE: &str = "50/s";
+/// An item with a rate limit no load reaches: every request takes a rate decision and passes.
+pub const METERED: &str = "CLUSTER-METERED";
 
 fn policy() -> String {
     let item = |id: &str, rate: &str| {
@@ -54,7 +56,9 @@ fields = ["account.status", "account.balance"]
 "#
         )
     };
-    item(QUERY, "") + &item(LIMITED, &format!("rate = \"{RATE}\""))
+    item(QUERY, "")
+        + &item(LIMITED, &format!("rate = \"{RATE}\""))
+        + &item(METERED, "rate = \"1000000/s\"")
 }
 
 /// One test's world: the database, the PKI and policies in a folder, the upstream.

@@ -235,6 +235,20 @@ fn check_files(
                     path.display()
                 ));
             }
+            // a database that hangs must be answered (503) before a caller's upstream timeout
+            if let Some((name, upstream)) = config
+                .upstreams
+                .iter()
+                .min_by_key(|(_, u)| u.timeout)
+                .filter(|(_, u)| u.timeout <= cluster.timeout)
+            {
+                notices.push(format!(
+                    "[cluster] timeout_ms = {} is not under upstream `{name}`'s timeout_ms = {}: \
+                     a hanging database would answer 503 only after it",
+                    cluster.timeout.as_millis(),
+                    upstream.timeout.as_millis()
+                ));
+            }
         }
         (None, Some(path)) => {
             let audit_dir = match path.parent() {
