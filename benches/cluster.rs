@@ -226,8 +226,8 @@ async fn group_commit(world: &World) {
         "{} appenders at once, each a record at a time and waiting for its COMMIT (the append's latency); {MEASURE:?} per size.\n",
         APPENDERS
     );
-    println!("| max_batch | records/s | mean records per COMMIT | append p50 ms | append p99 ms | refused |");
-    println!("|---:|---:|---:|---:|---:|---:|");
+    println!("| max_batch | records/s | mean records per COMMIT | append p50 ms | append p99 ms | PostgreSQL CPU µs/record | refused |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
     for max_batch in [1usize, 4, 16, 64, 256, 512] {
         let registry = prometheus::Registry::new();
         let config = ClusterConfig {
@@ -236,6 +236,8 @@ async fn group_commit(world: &World) {
         };
         let cluster = Cluster::start(&config, &registry).await.unwrap();
         let chain = cluster.chain().clone();
+        let postgres = family(world.pg.pid().unwrap());
+        let cpu_before = cpu_of(&postgres);
         let until = Instant::now() + MEASURE;
         let mut tasks = Vec::new();
         for a in 0..APPENDERS {
@@ -263,6 +265,7 @@ async fn group_commit(world: &World) {
             errors += e;
         }
         let seconds = started.elapsed().as_secs_f64();
+        let database_cpu = cpu_of(&postgres) - cpu_before;
         latencies.sort();
         let text = prometheus::TextEncoder::new()
             .encode_to_string(&registry.gather())
@@ -270,11 +273,12 @@ async fn group_commit(world: &World) {
         let batches = gateway::metric(&text, "tongban_audit_batch_records_count");
         let records = gateway::metric(&text, "tongban_audit_batch_records_sum");
         println!(
-            "| {max_batch} | {:.0} | {:.1} | {:.2} | {:.2} | {errors} |",
+            "| {max_batch} | {:.0} | {:.1} | {:.2} | {:.2} | {:.1} | {errors} |",
             latencies.len() as f64 / seconds,
             records / batches,
             percentile(&latencies, 0.5).as_secs_f64() * 1e3,
             percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+            database_cpu * 1e6 / latencies.len().max(1) as f64,
         );
     }
 }
