@@ -8,15 +8,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use tongban::audit::{AuditKey, AuditLog, AuditOptions, Caller, Decision, Record};
+use tongban::audit::{AuditKey, AuditLog, AuditOptions, CallerId, Outcome, Record};
 
 fn record(key: &AuditKey) -> Record {
     Record::exchange(
         "0f6c3d2e-5b7a-4c1e-9d3f-2a8b6e4c1d7f",
-        Caller::new("420200", "HOUSING_FUND", "11420200MB0000000X"),
+        CallerId::new("420200", "HOUSING_FUND", "11420200MB0000000X"),
         "HPF-DEPOSIT-QUERY",
         "HPF_WITHDRAWAL",
-        Decision::Permit,
+        Outcome::Permit,
     )
     .rules(["hpf-withdrawal-any-city"])
     .fields(

@@ -60,9 +60,9 @@ mod translate;
 
 use cedar_policy as cedar;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use tongban::policy::model::{Caller, Day, Item, Part};
+use tongban::policy::model::{Day, Item, Part, Party};
 use tongban::policy::synthetic::{generate, CITIES, DEFAULT_ITEMS};
-use tongban::policy::{PolicySet, Request};
+use tongban::policy::{AccessRequest, PolicySet};
 
 use equivalence::check_equivalence;
 use translate::{cedar_request, CedarSet};
@@ -183,7 +183,7 @@ impl Fixture {
         let permit = &item.permits[0];
         let pattern = &permit.callers[0];
         let req = OwnedRequest {
-            caller: Caller {
+            caller: Party {
                 city: fill(&pattern.city, CITIES[0].0),
                 department: fill(&pattern.department, "HRSS"),
             },
@@ -241,7 +241,7 @@ fn fill(part: &Part, any: &str) -> String {
 /// A request that owns its strings.
 #[derive(Clone, Debug)]
 struct OwnedRequest {
-    caller: Caller,
+    caller: Party,
     item: String,
     method: String,
     purpose: String,
@@ -250,8 +250,8 @@ struct OwnedRequest {
 }
 
 impl OwnedRequest {
-    fn as_request(&self) -> Request<'_> {
-        Request {
+    fn as_request(&self) -> AccessRequest<'_> {
+        AccessRequest {
             caller: &self.caller,
             item: &self.item,
             method: &self.method,

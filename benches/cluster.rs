@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use cluster_common::{Answer, Gateway, Load, World, METERED, QUERY};
 use postgres::Postgres;
-use tongban::audit::{Caller, Decision, Record, Sink};
+use tongban::audit::{CallerId, Outcome, Record, Sink};
 use tongban::cluster::Cluster;
 use tongban::policy::model::Rate;
 use tongban::server::config::ClusterConfig;
@@ -289,10 +289,10 @@ const APPENDERS: usize = 256;
 fn record(id: &str) -> Record {
     Record::exchange(
         id,
-        Caller::new("420200", "HOUSING_FUND", "11420200MB0000000X"),
+        CallerId::new("420200", "HOUSING_FUND", "11420200MB0000000X"),
         "HPF-DEPOSIT-QUERY",
         "HPF_WITHDRAWAL",
-        Decision::Permit,
+        Outcome::Permit,
     )
     .rules(["hpf-withdrawal-any-city"])
     .fields(

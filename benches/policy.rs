@@ -4,9 +4,9 @@
 //! `cargo bench --bench policy`
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use tongban::policy::model::Caller;
+use tongban::policy::model::Party;
 use tongban::policy::synthetic::{generate, DEFAULT_ITEMS};
-use tongban::policy::{Decision, PolicySet, Request};
+use tongban::policy::{AccessRequest, Decision, PolicySet};
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("policy_decision");
@@ -16,26 +16,26 @@ fn bench(c: &mut Criterion) {
         let item = &set.items()[size / 2];
         let permit = &item.permits[0];
         let caller = match (&permit.callers[0].city, &permit.callers[0].department) {
-            (tongban::policy::model::Part::Is(c), tongban::policy::model::Part::Is(d)) => Caller {
+            (tongban::policy::model::Part::Is(c), tongban::policy::model::Part::Is(d)) => Party {
                 city: c.clone(),
                 department: d.clone(),
             },
-            (tongban::policy::model::Part::Is(c), _) => Caller {
+            (tongban::policy::model::Part::Is(c), _) => Party {
                 city: c.clone(),
                 department: "HRSS".into(),
             },
-            (_, tongban::policy::model::Part::Is(d)) => Caller {
+            (_, tongban::policy::model::Part::Is(d)) => Party {
                 city: "420100".into(),
                 department: d.clone(),
             },
-            _ => Caller {
+            _ => Party {
                 city: "420100".into(),
                 department: "HRSS".into(),
             },
         };
         let licence = permit.require_licence.clone();
         let today = permit.valid_from.unwrap_or(20_000);
-        let req = Request {
+        let req = AccessRequest {
             caller: &caller,
             item: &item.id,
             method: &item.methods[0],
@@ -49,7 +49,7 @@ fn bench(c: &mut Criterion) {
             &req,
             |b, req| b.iter(|| set.decide(req)),
         );
-        let deny = Request {
+        let deny = AccessRequest {
             purpose: "NO_SUCH_PURPOSE",
             ..req.clone()
         };

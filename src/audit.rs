@@ -31,7 +31,7 @@ mod files;
 use std::path::PathBuf;
 
 pub use key::{AuditKey, KeyError, SecretFileError, AUDIT_KEY_MIN_BYTES};
-pub use record::{Caller, Decision, Kind, PersonalId, Record};
+pub use record::{CallerId, Kind, Outcome, PersonalId, Record};
 pub use sink::{Pending, Sink};
 pub use verify::{
     verify, verify_files, BreakKind, ChainBreak, ChainHash, VerifyError, VerifySummary,

@@ -12,7 +12,7 @@
 //! - [`recognition`]: which city recognises which type from which city;
 //! - [`policy`]: the data-sharing policies: model, loading, decision, filtering and masks, rate
 //!   limits, and the security teams' tools (test cases, lint, diff, signing);
-//! - [`pki`]: the demo and test PKI, made by code (rcgen);
+//! - [`pki`]: the demo and test PKI in every algorithm, made by code (x509-cert);
 //! - [`audit`]: the hash-chained audit log: records, writer, verification, and the [`audit::Sink`]
 //!   the gateway writes through;
 //! - [`cluster`]: several gateways on one PostgreSQL: the audit chains in the database (group

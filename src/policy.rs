@@ -4,7 +4,8 @@
 //! - [`model`]: the validated types;
 //! - [`load`]: reading `policies/items/**/*.toml` with every error's file and line;
 //! - [`decide`]: the decision, deny by default, with the determining rule ids;
-//! - [`filter`]: response filtering and masks;
+//! - [`plan`]: the fields and masks of a permit decision, compiled into one path trie;
+//! - [`filter`]: response filtering by a plan; [`mask`]: the mask methods;
 //! - [`rate`]: token buckets per calling organisation and item;
 //! - [`cases`]: policy test cases (request → expected decision);
 //! - [`lint`], [`diff`], [`signing`]: the security teams' tools;
@@ -16,7 +17,9 @@ pub mod diff;
 pub mod filter;
 pub mod lint;
 pub mod load;
+pub mod mask;
 pub mod model;
+pub mod plan;
 pub mod rate;
 pub mod signing;
 pub mod synthetic;
@@ -25,9 +28,9 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use crate::catalog::Catalog;
-pub use decide::{Decision, DenyReason, Request};
+pub use decide::{AccessRequest, Decision, DenyReason};
 pub use load::PolicyError;
-pub use model::{Caller, Item};
+pub use model::{Item, Party};
 
 /// A loaded policy set, indexed by item id: a decision costs in proportion to the rules of the
 /// one item asked for, never to the number of items.
@@ -77,9 +80,10 @@ impl PolicySet {
         &self.items
     }
 
-    /// The decision for a request (see [`decide::decide`]).
-    pub fn decide(&self, req: &Request<'_>) -> Decision {
-        decide::decide(self.item(req.item), req)
+    /// The decision for a request (see [`decide::decide`]); an unknown item is denied.
+    pub fn decide(&self, req: &AccessRequest<'_>) -> Decision {
+        self.item(req.item)
+            .map_or_else(Decision::unknown_item, |item| decide::decide(item, req))
     }
 }
 

@@ -8,8 +8,9 @@
 //! - [`tls`]: rustls configuration (ring, TLS 1.2/1.3, ALPN, client certificates);
 //! - [`caller`]: the calling department, from the verified client certificate only;
 //! - [`service`]: the public listener's routes; [`problem`]: their errors as RFC 9457
-//!   documents; [`request_id`]: `X-Request-Id`;
-//! - [`exchange`]: `/v1/exchange/…`; [`upstream`]: the upstream clients;
+//!   documents, audit decisions and metric labels; [`request_id`]: `X-Request-Id`;
+//! - [`exchange`]: `/v1/exchange/…` (authorise → forward → answer); [`upstream`]: the upstreams'
+//!   HTTP clients;
 //! - [`desk`]: the window desk (`/desk/`, 核验台) for clerks, under the `/v1` certificate rule;
 //! - [`admin`]: the admin listener; [`screen`]: its statistics centre (`/stats`, the event
 //!   stream, the hall screen `/screen`); [`web`]: what the two pages share (escaping, security

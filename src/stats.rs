@@ -22,7 +22,7 @@ use serde::{Serialize, Serializer};
 
 pub use rebuild::{rebuild, Rebuilt};
 
-use crate::audit::{Decision, Kind, Record};
+use crate::audit::{Kind, Outcome, Record};
 use crate::catalog::Catalog;
 use crate::policy::model::Day;
 use crate::policy::{today_cst, PolicySet};
@@ -45,20 +45,20 @@ impl<'a> Fact<'a> {
     /// The fact of a record's parts; `None` when it adds nothing (an exchange not permitted).
     pub fn of(
         kind: Kind,
-        decision: Decision,
+        decision: Outcome,
         caller_city: &'a str,
         item: Option<&'a str>,
         ltype: Option<&'a str>,
     ) -> Option<Self> {
         match (kind, decision) {
-            (Kind::Exchange, Decision::Permit) => Some(Fact::Exchange {
+            (Kind::Exchange, Outcome::Permit) => Some(Fact::Exchange {
                 item: item.unwrap_or(UNKNOWN),
                 caller_city,
             }),
-            (Kind::LicenceVerification, Decision::Valid | Decision::Invalid) => {
+            (Kind::LicenceVerification, Outcome::Valid | Outcome::Invalid) => {
                 Some(Fact::Verification {
                     ltype,
-                    valid: decision == Decision::Valid,
+                    valid: decision == Outcome::Valid,
                 })
             }
             _ => None,
@@ -383,13 +383,13 @@ mod tests {
 
     #[test]
     fn only_permitted_exchanges_and_verifications_are_facts() {
-        use crate::audit::Caller;
-        let caller = Caller::new("420100", "TAX", "org");
-        let denied = Record::exchange("r", caller.clone(), "X", "P", Decision::Deny);
+        use crate::audit::CallerId;
+        let caller = CallerId::new("420100", "TAX", "org");
+        let denied = Record::exchange("r", caller.clone(), "X", "P", Outcome::Deny);
         assert_eq!(Fact::of_record(&denied), None);
-        let error = Record::exchange("r", caller.clone(), "X", "P", Decision::Error);
+        let error = Record::exchange("r", caller.clone(), "X", "P", Outcome::Error);
         assert_eq!(Fact::of_record(&error), None);
-        let permit = Record::exchange("r", caller.clone(), "X", "P", Decision::Permit);
+        let permit = Record::exchange("r", caller.clone(), "X", "P", Outcome::Permit);
         assert_eq!(
             Fact::of_record(&permit),
             Some(Fact::Exchange {
@@ -397,7 +397,7 @@ mod tests {
                 caller_city: "420100"
             })
         );
-        let invalid = Record::licence_verification("r", caller, None, None, Decision::Invalid);
+        let invalid = Record::licence_verification("r", caller, None, None, Outcome::Invalid);
         assert_eq!(
             Fact::of_record(&invalid),
             Some(Fact::Verification {

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use x509_parser::pem::Pem;
 
 use crate::catalog::Catalog;
+use crate::crypto::SignatureError;
 use crate::time::{parse_rfc3339, UnixTime};
 use cert::Cert;
 use crl::Crl;
@@ -219,14 +220,27 @@ impl TrustStore {
             .chain(&city.intermediates)
             .filter(|ca| ca.subject() == crl.issuer())
             .collect();
-        let verified_by: Vec<[u8; 32]> = named
+        let checks: Vec<([u8; 32], Result<(), SignatureError>)> = named
             .iter()
-            .filter(|ca| crl.verify_signed_by(ca.key()).is_ok())
-            .map(|ca| *ca.fingerprint())
+            .map(|ca| (*ca.fingerprint(), crl.verify_signed_by(ca.key())))
+            .collect();
+        let verified_by: Vec<[u8; 32]> = checks
+            .iter()
+            .filter(|(_, r)| r.is_ok())
+            .map(|(f, _)| *f)
             .collect();
         if !named.is_empty() && verified_by.is_empty() {
+            let why = checks
+                .iter()
+                .find_map(|(_, r)| {
+                    r.as_ref()
+                        .err()
+                        .filter(|e| **e == SignatureError::Sm2EmptySignerId)
+                })
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default();
             self.notices.push(format!(
-                "{}: signature does not verify with any CA of city {code} of that name; CRL not used",
+                "{}: signature does not verify with any CA of city {code} of that name{why}; CRL not used",
                 crl.source()
             ));
             return None;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use tempfile::TempDir;
 use tongban::audit::{
-    verify, AuditError, AuditKey, AuditLog, AuditOptions, BreakKind, Caller, Decision, OpenNotice,
+    verify, AuditError, AuditKey, AuditLog, AuditOptions, BreakKind, CallerId, OpenNotice, Outcome,
     Record, VerifyError,
 };
 use tongban::time::FixedClock;
@@ -34,10 +34,10 @@ fn record(i: u64) -> Record {
     let key = AuditKey::from_secret(KEY).unwrap();
     Record::exchange(
         format!("req-{i}"),
-        Caller::new("420200", "HOUSING_FUND", "11420200MB0000000X"),
+        CallerId::new("420200", "HOUSING_FUND", "11420200MB0000000X"),
         "HPF-DEPOSIT-QUERY",
         "HPF_WITHDRAWAL",
-        Decision::Permit,
+        Outcome::Permit,
     )
     .rules(["hpf-withdrawal-any-city"])
     .fields(
@@ -277,6 +277,46 @@ fn torn_last_line_is_cut_off_on_open() {
             }]
         );
         assert_eq!(std::fs::metadata(&path).unwrap().len(), before);
+        assert_eq!(log.append(&record(6)).unwrap().seq, 6);
+        drop(log);
+        assert_eq!(verify(&path).unwrap().records, 6);
+    }
+}
+
+/// Power lost just after a rotation, before the group commit synced the rotated file: its last
+/// line may be torn, with nothing after it. That is cut off too; a torn segment followed by
+/// records is a break.
+#[test]
+fn a_torn_segment_end_is_cut_off_only_at_the_end_of_the_chain() {
+    for current in [None, Some(""), Some("{\"seq\":7}\n")] {
+        let (_dir, path) = log_with(5);
+        let segment = path.with_extension("jsonl.1");
+        std::fs::rename(&path, &segment).unwrap();
+        let before = std::fs::metadata(&segment).unwrap().len();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&segment)
+            .unwrap()
+            .write_all(b"{\"seq\":6,\"ts")
+            .unwrap();
+        if let Some(text) = current {
+            std::fs::write(&path, text).unwrap();
+        }
+        let opened = AuditLog::open(&path, options());
+        match current {
+            Some(text) if !text.is_empty() => {
+                assert!(matches!(opened, Err(AuditError::Broken(_))), "{current:?}");
+                continue;
+            }
+            _ => {}
+        }
+        let log = opened.unwrap();
+        assert!(
+            matches!(&log.notices(), [OpenNotice::TruncatedTornLine { file, line: 6, .. }] if *file == segment),
+            "{:?}",
+            log.notices()
+        );
+        assert_eq!(std::fs::metadata(&segment).unwrap().len(), before);
         assert_eq!(log.append(&record(6)).unwrap().seq, 6);
         drop(log);
         assert_eq!(verify(&path).unwrap().records, 6);

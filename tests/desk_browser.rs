@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 
 use browser::{write_y4m, Browser, Launch};
 use gateway::{admin_get, config_in, connector, post, send, Pki};
-use tongban::audit::{AuditLog, AuditOptions, Caller, Decision, Record};
+use tongban::audit::{AuditLog, AuditOptions, CallerId, Outcome, Record};
 use tongban::catalog::Catalog;
 use tongban::policy::synthetic::Rng;
 use tongban::policy::PolicySet;
@@ -90,11 +90,11 @@ fn config_with_a_busy_morning(pki: &Path, work: &Path) -> tongban::server::Confi
         let item = &policies.items()[skewed(policies.items().len())];
         let city = cities[skewed(cities.len())];
         let decision = if i % 9 == 0 {
-            Decision::Deny
+            Outcome::Deny
         } else {
-            Decision::Permit
+            Outcome::Permit
         };
-        let caller = Caller::new(city, "GOV_SERVICE", "org");
+        let caller = CallerId::new(city, "GOV_SERVICE", "org");
         log.append(&Record::exchange("r", caller, &item.id, "P", decision))
             .unwrap();
     }
@@ -102,11 +102,11 @@ fn config_with_a_busy_morning(pki: &Path, work: &Path) -> tongban::server::Confi
         let t = &types[skewed(24)];
         let valid = i % 11 != 0;
         let decision = if valid {
-            Decision::Valid
+            Outcome::Valid
         } else {
-            Decision::Invalid
+            Outcome::Invalid
         };
-        let caller = Caller::new(cities[skewed(cities.len())], "GOV_SERVICE", "org");
+        let caller = CallerId::new(cities[skewed(cities.len())], "GOV_SERVICE", "org");
         log.append(&Record::licence_verification(
             "r",
             caller,

@@ -528,6 +528,17 @@ async fn every_status_of_the_exchange() {
         ok["fields_masked"],
         json!(["holder.id_number", "holder.name"])
     );
+    // the policy's paths that the answer held, masked ones included
+    assert_eq!(
+        ok["fields_returned"],
+        json!([
+            "account.balance",
+            "account.status",
+            "holder.id_number",
+            "holder.name",
+            "records[].amount"
+        ])
+    );
     assert_eq!(ok["status"], 200);
     assert!(records
         .iter()
@@ -805,4 +816,57 @@ async fn https_upstreams_are_trusted_by_their_own_roots() {
     .await
     .unwrap();
     assert_eq!(reply.json()["code"], "UPSTREAM_ERROR");
+}
+
+/// An upstream that answers one request per connection and then closes it, without saying so
+/// (no `Connection: close`): the gateway keeps the connection, finds it closed when it next
+/// wants it, and uses a new one; no request gets a 502.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_connections_the_upstream_closed_are_not_used() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up = listener.local_addr().unwrap();
+    let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tcp.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let body = br#"{"account":{"status":"ok"}}"#;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                    body.len()
+                );
+                let _ = tcp.write_all(head.as_bytes()).await;
+                let _ = tcp.write_all(body).await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                // dropped: closed without notice
+            });
+        }
+    });
+    let pki = Pki::shared();
+    let work = tempfile::tempdir().unwrap();
+    let server = start(gateway_config(&pki.dir, work.path(), up)).await;
+    let tls = connector(&pki.dir, Some(&pki.client(CALLER)));
+    for pause in [0, 100, 1200, 50] {
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        let req = request("GET", "/v1/exchange/HPF-TEST/accounts/1", Some("TEST"), "");
+        let reply = send(&tls, server.public_addr(), req).await.unwrap();
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "after {pause} ms: {:?}",
+            reply.body
+        );
+        assert_eq!(reply.json(), json!({"account": {"status": "ok"}}));
+    }
+    assert!(connections.load(std::sync::atomic::Ordering::SeqCst) >= 2);
 }

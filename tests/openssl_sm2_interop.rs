@@ -244,8 +244,12 @@ fn a_certificate_signed_with_openssls_default_signer_id_breaks_the_chain() {
     let (code, verdict, _) = verify(d, "empty-id.jws");
     assert_eq!(code, 1);
     assert_eq!(codes(&verdict), ["CHAIN_UNTRUSTED"], "{verdict:#}");
+    // the message says what went wrong and how to sign instead
     let message = verdict["errors"][0]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("does not verify"), "{message}");
+    assert!(
+        message.contains("empty signer ID") && message.contains("-sigopt distid:1234567812345678"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -265,6 +269,7 @@ fn a_crl_signed_with_openssls_default_signer_id_is_dropped_and_reported() {
     assert_eq!(code, 0, "{verdict:#}");
     assert!(
         stderr.contains("issuing.crl: signature does not verify")
+            && stderr.contains("empty signer ID")
             && stderr.contains("CRL not used"),
         "{stderr}"
     );

@@ -2,10 +2,12 @@
 //! denies, an unknown item or caller is denied.
 
 use proptest::prelude::*;
-use tongban::policy::decide::{decide, Decision, DenyReason, Request};
+use tongban::policy::decide::{decide, AccessRequest, Decision, DenyReason};
 use tongban::policy::model::{
-    Caller, CallerPattern, FieldPath, Forbid, Item, MaskMethod, Origin, Part, Permit, Rate,
+    CallerPattern, FieldPath, Forbid, Item, MaskMethod, Origin, Part, Party, Permit, Rate,
 };
+use tongban::policy::plan::Plans;
+use tongban::policy::PolicySet;
 
 const CITIES: [&str; 3] = ["420100", "420200", "421200"];
 const DEPTS: [&str; 3] = ["HOUSING_FUND", "TAX", "MARKET_REG"];
@@ -97,7 +99,7 @@ fn item() -> impl Strategy<Value = Item> {
                 id: "ITEM".into(),
                 name: "测试".into(),
                 category: "测试".into(),
-                provider: Caller {
+                provider: Party {
                     city: "420100".into(),
                     department: "TAX".into(),
                 },
@@ -112,13 +114,14 @@ fn item() -> impl Strategy<Value = Item> {
                 permits,
                 forbids,
                 origin: Origin::default(),
+                plans: Plans::default(),
             }
         })
 }
 
 #[derive(Debug, Clone)]
 struct Req {
-    caller: Caller,
+    caller: Party,
     purpose: String,
     today: i32,
     licence: bool,
@@ -133,7 +136,7 @@ fn request() -> impl Strategy<Value = Req> {
         any::<bool>(),
     )
         .prop_map(|(c, d, p, today, licence)| Req {
-            caller: Caller {
+            caller: Party {
                 city: c.into(),
                 department: d.into(),
             },
@@ -143,10 +146,10 @@ fn request() -> impl Strategy<Value = Req> {
         })
 }
 
-fn run(item: Option<&Item>, r: &Req, name: &str) -> Decision {
+fn run(item: &Item, r: &Req, name: &str) -> Decision {
     decide(
         item,
-        &Request {
+        &AccessRequest {
             caller: &r.caller,
             item: name,
             method: "GET",
@@ -162,15 +165,15 @@ proptest! {
 
     #[test]
     fn adding_a_permit_never_removes_access(item in item(), extra in permit(99), r in request()) {
-        let before = run(Some(&item), &r, "ITEM");
+        let before = run(&item, &r, "ITEM");
         let mut more = item.clone();
         more.permits.push(extra);
-        let after = run(Some(&more), &r, "ITEM");
-        if let Decision::Permit { grant: g1, rate: r1, .. } = &before {
-            let Decision::Permit { grant: g2, rate: r2, .. } = &after else {
+        let after = run(&more, &r, "ITEM");
+        if let Decision::Permit { fields: g1, rate: r1, .. } = &before {
+            let Decision::Permit { fields: g2, rate: r2, .. } = &after else {
                 return Err(TestCaseError::fail(format!("permit became {after:?}")));
             };
-            let (f1, f2) = (g1.fields(), g2.fields());
+            let (f1, f2): (Vec<_>, Vec<_>) = (g1.fields().collect(), g2.fields().collect());
             for (path, mask) in &f1 {
                 let now = f2.iter().find(|(p, _)| p == path);
                 prop_assert!(now.is_some(), "field {} lost", path);
@@ -195,7 +198,7 @@ proptest! {
             purposes: with_purpose.then(|| vec![r.purpose.clone()]),
             origin: Origin::default(),
         });
-        match run(Some(&forbidden), &r, "ITEM") {
+        match run(&forbidden, &r, "ITEM") {
             Decision::Deny { reason: DenyReason::ForbiddenByPolicy, rules } => prop_assert!(rules.contains(&"stop".to_owned())),
             other => prop_assert!(false, "{other:?}"),
         }
@@ -203,14 +206,24 @@ proptest! {
 
     #[test]
     fn unknown_items_and_callers_are_denied(item in item(), r in request()) {
-        let unknown = matches!(run(None, &r, "NOPE"), Decision::Deny { reason: DenyReason::UnknownItem, .. });
+        let set = PolicySet::from_items(vec![Item { id: "ITEM".into(), ..item.clone() }]);
+        let asked = |id| set.decide(&AccessRequest {
+            caller: &r.caller,
+            item: id,
+            method: "GET",
+            purpose: &r.purpose,
+            today: r.today,
+            licence: r.licence.then_some("ID_CARD"),
+        });
+        let unknown = matches!(asked("NOPE"), Decision::Deny { reason: DenyReason::UnknownItem, .. });
         prop_assert!(unknown);
-        let stranger = Req { caller: Caller { city: "429006".into(), department: "VETERANS".into() }, ..r };
+        prop_assert_eq!(asked("ITEM"), run(&item, &r, "ITEM"));
+        let stranger = Req { caller: Party { city: "429006".into(), department: "VETERANS".into() }, ..r };
         // only `*/*` names every caller; without it, a caller no pattern names is denied
         let mut item = item;
         for p in &mut item.permits {
             p.callers.retain(|c| !c.is_everyone());
         }
-        prop_assert!(!run(Some(&item), &stranger, "ITEM").is_permit());
+        prop_assert!(!run(&item, &stranger, "ITEM").is_permit());
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use cedar_policy as cedar;
-use tongban::policy::model::{Caller, Day, Item, Part};
+use tongban::policy::model::{Day, Item, Part, Party};
 use tongban::policy::synthetic::{Rng, CITIES};
 use tongban::policy::{Decision, DenyReason};
 
@@ -106,7 +106,7 @@ fn sample_requests(items: &[Item], n: usize) -> Vec<OwnedRequest> {
         .map(|_| {
             let item = rng.pick(items);
             let mut req = OwnedRequest {
-                caller: Caller {
+                caller: Party {
                     city: city(&mut rng),
                     department: rng.pick(&departments).clone(),
                 },
@@ -119,7 +119,7 @@ fn sample_requests(items: &[Item], n: usize) -> Vec<OwnedRequest> {
             if !item.forbids.is_empty() && rng.chance(20) {
                 let f = rng.pick(&item.forbids);
                 let pattern = rng.pick(&f.callers);
-                req.caller = Caller {
+                req.caller = Party {
                     city: fill_with(&pattern.city, city(&mut rng)),
                     department: fill_with(&pattern.department, rng.pick(&departments).clone()),
                 };
@@ -129,7 +129,7 @@ fn sample_requests(items: &[Item], n: usize) -> Vec<OwnedRequest> {
             } else if rng.chance(90) {
                 let p = rng.pick(&item.permits);
                 let pattern = rng.pick(&p.callers);
-                req.caller = Caller {
+                req.caller = Party {
                     city: fill_with(&pattern.city, city(&mut rng)),
                     department: fill_with(&pattern.department, rng.pick(&departments).clone()),
                 };

@@ -126,6 +126,18 @@ cpu_ticks() {
     echo "$total"
 }
 
+# cpu_ticks_split PID...: "USER SYSTEM" time of the processes, in clock ticks.
+cpu_ticks_split() {
+    local pid fields user=0 sys=0
+    for pid in "$@"; do
+        read -r -a fields <<<"$(stat_fields "$pid")"
+        [[ ${#fields[@]} -gt 13 ]] || die "process $pid has exited; its CPU time cannot be counted"
+        user=$((user + fields[11]))
+        sys=$((sys + fields[12]))
+    done
+    echo "$user $sys"
+}
+
 # children_ticks: CPU time of this shell's finished children (oha, curl), in clock ticks.
 children_ticks() {
     local fields

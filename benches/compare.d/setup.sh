@@ -1,15 +1,35 @@
 # shellcheck shell=bash
-# benches/compare: tools, the demo PKI, policy sets, and the processes under test (the trivial
-# upstream, nginx as an mTLS proxy, tongban gateways). Sourced by benches/compare.
+# benches/compare: tools, the demo PKI, policy sets, and the processes under test (the two
+# upstreams, nginx as a lean mTLS proxy, tongban gateways). Sourced by benches/compare.
 
 # --- tools ---------------------------------------------------------------------------------
 
 build_tongban() {
     if ((BUILD)); then
-        note "building tongban (release)"
-        (cd -- "$REPO" && cargo build --release --locked --bin tongban)
+        note "building tongban and the CPU probe (release)"
+        (cd -- "$REPO" && cargo build --release --locked --bin tongban) ||
+            die "cargo build --release failed"
     fi
     [[ -x $TONGBAN ]] || die "$TONGBAN is missing (drop --no-build)"
+    # the probe: one raw ring ES256 verification, timed (benches/probe.rs)
+    PROBE=$( (cd -- "$REPO" && cargo bench --locked --bench probe --no-run --message-format=json 2>"$TARGET/probe-build.log") |
+        jq -r 'select(.reason == "compiler-artifact" and .target.name == "probe") | .executable // empty' | tail -n 1)
+    [[ -n $PROBE && -x $PROBE ]] || die "cannot build the CPU probe (benches/probe.rs): $(tail -n 20 -- "$TARGET/probe-build.log")"
+}
+
+# apt_install PACKAGE WHY: Debian's package, when root and allowed; otherwise say what to do.
+apt_install() {
+    local package=$1 why=$2
+    ((INSTALL)) || die "$why is missing: install Debian's $package, or drop --no-install"
+    [[ $(id -u) == 0 ]] || die "$why is missing and this is not root: run 'sudo apt-get install $package', then run this again"
+    command -v apt-get >/dev/null || die "$why is missing and there is no apt-get: install it by hand"
+    note "installing Debian's $package package ($why)"
+    if [[ -z ${APT_UPDATED:-} ]]; then
+        apt-get update -qq || die "apt-get update failed"
+        APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" >/dev/null ||
+        die "apt-get install $package failed"
 }
 
 # ensure_oha: oha $OHA_VERSION in <target>/tools, installed with cargo when missing.
@@ -30,20 +50,35 @@ ensure_oha() {
     OHA_VERSION_SEEN=${version#oha }
 }
 
-# ensure_nginx: Debian's nginx package when `nginx` is missing and we are root (and
-# --no-install was not given); otherwise an error that says what to install.
+# ensure_wrk: Debian's wrk (OpenSSL, no client-certificate option) and the LD_PRELOAD shim that
+# gives it one (compare.d/wrk-client-cert.c, built here with cc).
+ensure_wrk() {
+    WRK=$(command -v wrk || true)
+    if [[ -z $WRK ]]; then
+        apt_install wrk "wrk (a load generator)"
+        WRK=$(command -v wrk) || die "wrk still missing after apt-get install"
+    fi
+    [[ $(ldd "$WRK" 2>/dev/null || true) == *libssl* ]] || die "$WRK is not linked with OpenSSL's libssl: the client-certificate shim cannot work"
+    if ! command -v cc >/dev/null; then
+        apt_install gcc "a C compiler (for wrk's client-certificate shim)"
+    fi
+    WRK_SHIM=$TOOLS/wrk-client-cert.so
+    mkdir -p -- "$TOOLS"
+    if [[ ! -f $WRK_SHIM || $HERE/compare.d/wrk-client-cert.c -nt $WRK_SHIM ]]; then
+        cc -shared -fPIC -O2 -Wall -o "$WRK_SHIM" "$HERE/compare.d/wrk-client-cert.c" -ldl ||
+            die "cannot build $WRK_SHIM"
+    fi
+    # `wrk -v` prints its version and exits 1
+    WRK_VERSION=$({ "$WRK" -v 2>&1 || true; } | sed -n 's/^wrk \([^ ]*\).*/\1/p' | head -n 1)
+}
+
+# ensure_nginx: Debian's nginx package when `nginx` is missing (root, unless --no-install).
 ensure_nginx() {
     NGINX=$(command -v nginx || true)
     if [[ -z $NGINX && -x /usr/sbin/nginx ]]; then NGINX=/usr/sbin/nginx; fi
     if [[ -z $NGINX ]]; then
-        ((INSTALL)) || die "nginx is missing: install it (Debian: apt-get install nginx), or drop --no-install"
-        [[ $(id -u) == 0 ]] ||
-            die "nginx is missing and this is not root: run 'sudo apt-get install nginx' (Debian's package), then run this again"
-        command -v apt-get >/dev/null || die "nginx is missing and there is no apt-get: install nginx by hand"
-        note "installing Debian's nginx package (apt-get install nginx; on a systemd host this also enables the system's nginx service on port 80)"
-        apt-get update -qq || die "apt-get update failed"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx ||
-            die "apt-get install nginx failed"
+        # on a host with systemd this also enables the system's nginx service on port 80
+        apt_install nginx "nginx"
         NGINX=$(command -v nginx || echo /usr/sbin/nginx)
         [[ -x $NGINX ]] || die "nginx still missing after apt-get install"
     fi
@@ -76,90 +111,128 @@ make_pki() {
     cat "$PKI"/trust/*/roots.pem >"$WORK/client-roots.pem"
 }
 
-# make_policies N: a policies directory with N synthetic items (`tongban policy generate`)
-# plus the bench item; writes the `[upstreams.*]` its items need to $WORK/policies-N.toml.
+# make_policies N: a policies directory with N synthetic items (`tongban policy generate`), the
+# three bench items (bodies.sh) and their samples (for `tongban sample-upstream`); the
+# `[upstreams.*]` its synthetic items need go to $WORK/policies-N.toml (pointing at the nginx
+# upstream; only the bench items are called).
 make_policies() {
-    local n=$1 dir=$WORK/policies-$1
+    local n=$1 dir=$WORK/policies-$1 b
     "$TONGBAN" policy generate --items "$n" --seed "$POLICY_SEED" --out "$dir" \
         --upstream-url "http://127.0.0.1:$UPSTREAM_PORT" >"$WORK/policies-$n.toml" \
         2>"$WORK/policies-$n.log" || die "tongban policy generate failed: $(cat -- "$WORK/policies-$n.log")"
-    mkdir -p -- "$dir/items/bench"
-    bench_item >"$dir/items/bench/bench.toml"
-    printf '[upstreams.%s]\nurl = "http://127.0.0.1:%s"\n' "$BENCH_UPSTREAM" "$UPSTREAM_PORT" \
-        >>"$WORK/policies-$n.toml"
-    note "policies-$n: $(sed 's/^tongban: //' "$WORK/policies-$n.log") (+ $BENCH_ITEM)"
+    mkdir -p -- "$dir/items/bench" "$dir/samples"
+    bench_items "${CLIENT%%-*}/${CLIENT#*-}" "$PURPOSE" >"$dir/items/bench/bench.toml"
+    for b in $BODIES; do
+        body "$b" >"$dir/samples/$(body_item "$b").json"
+    done
+    note "policies-$n: $(sed 's/^tongban: //' "$WORK/policies-$n.log") (+ the bench items)"
 }
 
-# The item every exchange request calls: the demo caller may call it for one purpose, sees 8 of
-# the 12 fields of the upstream's answer with 3 masked, no rate limit, no licence required.
-bench_item() {
-    cat <<EOT
-# benches/compare: the item of the exchange scenarios (answered by the trivial upstream)
-[[item]]
-id = "$BENCH_ITEM"
-name = "一网通办 基准测试查询"
-category = "政务服务"
-provider = "420100/GOV_SERVICE"
-upstream = "$BENCH_UPSTREAM"
-methods = ["GET"]
-fields = ["record.no", "record.status", "record.issue_date", "record.valid_until", "record.authority",
-          "holder.name", "holder.id_number", "holder.phone", "holder.address",
-          "details[].date", "details[].amount", "details[].note"]
-legal_basis = "基准测试（benches/compare）"
-
-[[item.permit]]
-id = "bench-caller"
-callers = ["${CLIENT%%-*}/${CLIENT#*-}"]
-purposes = ["$PURPOSE"]
-fields = ["record.no", "record.status", "record.issue_date", "holder.name", "holder.id_number",
-          "holder.phone", "details[].date", "details[].amount"]
-mask = { "holder.name" = "name", "holder.id_number" = "id_number", "holder.phone" = "phone" }
-EOT
+# bench_upstreams KIND: the `[upstreams.bench-*]` of a gateway whose bench items go to the
+# nginx upstream or the sample upstream.
+bench_upstreams() {
+    local port b
+    case $1 in
+    nginx) port=$UPSTREAM_PORT ;;
+    sample) port=$SAMPLE_PORT ;;
+    *) die "no upstream '$1'" ;;
+    esac
+    for b in $BODIES; do
+        printf '[upstreams.bench-%s]\nurl = "http://127.0.0.1:%s/u/bench-%s"\n\n' "$b" "$port" "$b"
+    done
 }
 
-# --- the trivial upstream: a second nginx answering a fixed JSON ---------------------------
-
-# The upstream's answer: the bench item's fields, some it removes (record.valid_until,
-# record.authority, holder.address, details[].note, internal) and some it masks.
-readonly UPSTREAM_JSON='{"record":{"no":"GS-2026-000123","status":"VALID","issue_date":"2025-03-01","valid_until":"2030-02-28","authority":"武汉市政务服务和大数据管理局","internal_ref":"X9-77"},"holder":{"name":"张三丰","id_number":"420106199001011234","phone":"13812345678","address":"武汉市江岸区沿江大道188号"},"details":[{"date":"2025-01-15","amount":"1200.00","note":"首次缴存"},{"date":"2025-02-15","amount":"1200.00","note":"按月缴存"},{"date":"2025-03-15","amount":"1250.00","note":"基数调整"}],"internal":{"operator":"op-0042","terminal":"T-7"}}'
+# --- the upstreams -------------------------------------------------------------------------
 
 UPSTREAM_PORT=
 UPSTREAM_PID=
+SAMPLE_PORT=
+SAMPLE_PID=
 
+# nginx_return BODY: an nginx `return 200` of the body. nginx reads at most 4 KiB per token, so
+# a longer body is `set` in 3000-byte pieces and returned as their concatenation (the bodies hold
+# no `$`, `'` nor `\`, which this would break).
+nginx_return() {
+    local text i=0 sets="" vars=""
+    text=$(body "$1")
+    [[ $text != *[\$\'\\]* ]] || die "body $1 holds \$, ' or \\"
+    while ((i * 3000 < ${#text})); do
+        sets+="set \$part$i '${text:i*3000:3000}'; "
+        vars+="\$part$i"
+        i=$((i + 1))
+    done
+    if ((i == 1)); then
+        printf "return 200 '%s';" "$text"
+    else
+        printf '%s return 200 "%s";' "$sets" "$vars"
+    fi
+}
+
+# start_upstream: the nginx upstream, a private nginx (one worker, access log off) answering
+# `/u/bench-<body>/…` with bodies.sh's bodies (`return 200`, application/json).
 start_upstream() {
-    local dir=$WORK/upstream
+    local dir=$WORK/upstream b
     UPSTREAM_PORT=$(free_port)
     mkdir -p -- "$dir/tmp"
-    cat >"$dir/nginx.conf" <<EOT
-# benches/compare: the trivial upstream of both proxies (not counted as proxy CPU)
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_temp_path $dir/tmp/client_body;
-    proxy_temp_path $dir/tmp/proxy;
-    fastcgi_temp_path $dir/tmp/fastcgi;
-    uwsgi_temp_path $dir/tmp/uwsgi;
-    scgi_temp_path $dir/tmp/scgi;
-    server {
-        listen 127.0.0.1:$UPSTREAM_PORT;
-        location / {
-            default_type application/json;
-            return 200 '$UPSTREAM_JSON';
-        }
-    }
-}
-EOT
+    {
+        echo "# benches/compare: the nginx upstream of both proxies (not counted as proxy CPU)"
+        echo "worker_processes 1;"
+        echo "pid $dir/nginx.pid;"
+        echo "error_log $dir/error.log warn;"
+        echo "events { worker_connections 4096; }"
+        echo "http {"
+        echo "    access_log off;"
+        echo "    keepalive_requests 1000000;"
+        temp_paths "$dir"
+        echo "    server {"
+        echo "        listen 127.0.0.1:$UPSTREAM_PORT;"
+        echo "        default_type application/json;"
+        for b in $BODIES; do
+            echo "        location /u/bench-$b/ { $(nginx_return "$b") }"
+        done
+        echo "    }"
+        echo "}"
+    } >"$dir/nginx.conf"
     start_nginx upstream "$dir" "$UPSTREAM_PORT"
     UPSTREAM_PID=$STARTED_NGINX
-    local body
-    body=$(curl -fsS --max-time 5 "http://127.0.0.1:$UPSTREAM_PORT/query") ||
-        die "the upstream does not answer on 127.0.0.1:$UPSTREAM_PORT"
-    [[ $body == "$UPSTREAM_JSON" ]] || die "the upstream answers '$body'"
-    note "upstream: nginx pid $UPSTREAM_PID on 127.0.0.1:$UPSTREAM_PORT"
+    for b in $BODIES; do
+        [[ $(curl -fsS --max-time 5 "http://127.0.0.1:$UPSTREAM_PORT/u/bench-$b/query") == "$(body "$b")" ]] ||
+            die "the nginx upstream does not answer body $b"
+    done
+    note "nginx upstream: pid $UPSTREAM_PID on 127.0.0.1:$UPSTREAM_PORT"
+}
+
+# start_sample_upstream: `tongban sample-upstream` over policies-10 (the bench items' samples).
+start_sample_upstream() {
+    local dir=$WORK/sample-upstream b got
+    SAMPLE_PORT=$(free_port)
+    mkdir -p -- "$dir"
+    RUST_LOG=warn "$TONGBAN" sample-upstream --policies "$WORK/policies-10" \
+        --listen "127.0.0.1:$SAMPLE_PORT" >"$dir/stdout.log" 2>"$dir/stderr.log" &
+    SAMPLE_PID=$!
+    STARTED_PIDS+=("$SAMPLE_PID")
+    wait_port "$SAMPLE_PORT" "$SAMPLE_PID" "tongban sample-upstream (see $dir/stderr.log)"
+    for b in $BODIES; do
+        got=$(curl -fsS --max-time 5 "http://127.0.0.1:$SAMPLE_PORT/u/bench-$b/query") ||
+            die "the sample upstream does not answer body $b"
+        # the same JSON (the sample server writes it again: its members may be reordered)
+        [[ $(jq -cS . <<<"$got") == "$(body "$b" | jq -cS .)" ]] || die "the sample upstream answers another body $b"
+    done
+    note "sample upstream: tongban sample-upstream pid $SAMPLE_PID on 127.0.0.1:$SAMPLE_PORT"
+}
+
+# upstream_pid KIND, upstream_url KIND
+upstream_pid() {
+    case $1 in nginx) echo "$UPSTREAM_PID" ;; sample) echo "$SAMPLE_PID" ;; esac
+}
+
+temp_paths() {
+    local dir=$1
+    echo "    client_body_temp_path $dir/tmp/client_body;"
+    echo "    proxy_temp_path $dir/tmp/proxy;"
+    echo "    fastcgi_temp_path $dir/tmp/fastcgi;"
+    echo "    uwsgi_temp_path $dir/tmp/uwsgi;"
+    echo "    scgi_temp_path $dir/tmp/scgi;"
 }
 
 # start_nginx NAME DIR PORT: checks DIR/nginx.conf (nginx -t), starts a private nginx with it
@@ -175,6 +248,7 @@ start_nginx() {
     STARTED_PIDS+=("$pid")
     wait_port "$port" "$pid" "nginx $name (see $dir/error.log)"
     want=$(sed -n 's/^worker_processes \([0-9]*\);/\1/p' "$dir/nginx.conf")
+    [[ -n $want ]] || want=$NPROC
     for ((i = 0; i < 50; i++)); do
         [[ $(children_of "$pid" | wc -l) -ge $want ]] && break
         sleep 0.1
@@ -182,108 +256,80 @@ start_nginx() {
     STARTED_NGINX=$pid
 }
 
-# --- nginx as the mTLS reverse proxy -------------------------------------------------------
+# --- nginx as the lean mTLS reverse proxy --------------------------------------------------
 
-NGINX_PID=
-NGINX_URL=
+declare -A NGINX_PID NGINX_URL
 
+# start_nginx_proxy WORKERS UPSTREAM: nginx (worker_processes 1 or auto) as an mTLS reverse
+# proxy to the nginx or the sample upstream, in its lean form: no access log, no map, no regex;
+# see docs/performance.md, "The nginx configuration".
 start_nginx_proxy() {
-    local dir=$WORK/nginx-proxy port access_log
+    local workers=$1 upstream=$2 name=nginx-$1-$2 dir port upstream_port b
+    dir=$WORK/$name
     port=$(free_port)
+    case $upstream in nginx) upstream_port=$UPSTREAM_PORT ;; sample) upstream_port=$SAMPLE_PORT ;; esac
     mkdir -p -- "$dir/tmp"
-    if [[ $LOG_LEVEL =~ ^(trace|debug|info)$ ]]; then
-        access_log="access_log $dir/access.log;"
-    else
-        access_log="access_log off;"
-    fi
-    cat >"$dir/nginx.conf" <<EOT
-# benches/compare: nginx as an mTLS reverse proxy with the gateway's checks that nginx can
-# express (see docs/performance.md, "The nginx configuration")
-worker_processes $NPROC;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events { worker_connections 4096; }
-http {
-    $access_log
-    # the same client connection may send any number of requests (tongban has no such limit)
-    keepalive_requests 1000000;
-    client_body_temp_path $dir/tmp/client_body;
-    proxy_temp_path $dir/tmp/proxy;
-    fastcgi_temp_path $dir/tmp/fastcgi;
-    uwsgi_temp_path $dir/tmp/uwsgi;
-    scgi_temp_path $dir/tmp/scgi;
-
-    # the caller from the verified client certificate's subject (RFC 2253: ...,OU=...,L=...)
-    map \$ssl_client_s_dn \$caller_city {
-        default "";
-        "~(^|,)L=(?<city>[0-9]{6})(,|\$)" \$city;
-    }
-    map \$ssl_client_s_dn \$caller_dept {
-        default "";
-        "~(^|,)OU=(?<dept>[A-Z_]+)(,|\$)" \$dept;
-    }
-    # the bench item's permit: this caller, this purpose
-    map "\$caller_city/\$caller_dept" \$caller_permitted {
-        default 0;
-        "${CLIENT%%-*}/${CLIENT#*-}" 1;
-    }
-    map \$http_x_purpose \$purpose_permitted {
-        default 0;
-        "$PURPOSE" 1;
-    }
-
-    upstream bench_upstream {
-        server 127.0.0.1:$UPSTREAM_PORT;
-        keepalive 64;
-        keepalive_requests 1000000;
-    }
-
-    server {
-        listen 127.0.0.1:$port ssl;
-        ssl_certificate $PKI/server/server-chain.pem;
-        ssl_certificate_key $PKI/server/server.key;
-        ssl_protocols TLSv1.3;
-        ssl_verify_client on;
-        ssl_client_certificate $WORK/client-roots.pem;
-        ssl_verify_depth 4;
-        # every connection is a full handshake (tongban: [tls] session_resumption = false)
-        ssl_session_cache off;
-        ssl_session_tickets off;
-
-        location /v1/exchange/$BENCH_ITEM/ {
-            if (\$http_x_purpose = "") { return 400; }
-            if (\$caller_permitted = 0) { return 403; }
-            if (\$purpose_permitted = 0) { return 403; }
-            proxy_pass http://bench_upstream/;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header X-Caller-City \$caller_city;
-            proxy_set_header X-Caller-Department \$caller_dept;
-            proxy_set_header X-Purpose \$http_x_purpose;
-            proxy_set_header X-Request-Id \$request_id;
-            add_header X-Request-Id \$request_id always;
-        }
-        location / {
-            return 404;
-        }
-    }
-}
-EOT
-    start_nginx proxy "$dir" "$port"
-    NGINX_PID=$STARTED_NGINX
-    NGINX_URL=https://127.0.0.1:$port
-    note "nginx proxy: master pid $NGINX_PID, workers $(children_of "$NGINX_PID" | paste -sd ' '), $NGINX_URL"
+    {
+        echo "# benches/compare: nginx as a lean mTLS reverse proxy (docs/performance.md)"
+        echo "worker_processes $workers;"
+        echo "pid $dir/nginx.pid;"
+        echo "error_log $dir/error.log warn;"
+        echo "events { worker_connections 4096; }"
+        echo "http {"
+        echo "    access_log off;"
+        echo "    # a client connection may send any number of requests (tongban has no such limit)"
+        echo "    keepalive_requests 1000000;"
+        temp_paths "$dir"
+        echo "    upstream bench_upstream {"
+        echo "        server 127.0.0.1:$upstream_port;"
+        echo "        keepalive 512;"
+        echo "        keepalive_requests 1000000;"
+        echo "    }"
+        echo "    server {"
+        echo "        listen 127.0.0.1:$port ssl;"
+        echo "        ssl_certificate $PKI/server/server-chain.pem;"
+        echo "        ssl_certificate_key $PKI/server/server.key;"
+        echo "        ssl_protocols TLSv1.3;"
+        echo "        ssl_verify_client on;"
+        echo "        ssl_client_certificate $WORK/client-roots.pem;"
+        echo "        ssl_verify_depth 4;"
+        echo "        # every connection is a full handshake (tongban: [tls] session_resumption = false)"
+        echo "        ssl_session_cache off;"
+        echo "        ssl_session_tickets off;"
+        for b in $BODIES; do
+            echo "        location /v1/exchange/$(body_item "$b")/ {"
+            echo "            if (\$http_x_purpose = \"\") { return 400; }"
+            echo "            if (\$http_x_purpose != \"$PURPOSE\") { return 403; }"
+            echo "            proxy_pass http://bench_upstream/u/bench-$b/;"
+            echo "            proxy_http_version 1.1;"
+            echo "            proxy_set_header Connection \"\";"
+            echo "            proxy_set_header X-Request-Id \$request_id;"
+            echo "            add_header X-Request-Id \$request_id always;"
+            echo "        }"
+        done
+        echo "        location / { return 404; }"
+        echo "    }"
+        echo "}"
+    } >"$dir/nginx.conf"
+    start_nginx "$name" "$dir" "$port"
+    NGINX_PID[$workers-$upstream]=$STARTED_NGINX
+    NGINX_URL[$workers-$upstream]=https://127.0.0.1:$port
+    note "nginx proxy $name: master pid $STARTED_NGINX, workers $(children_of "$STARTED_NGINX" | paste -sd ' '), https://127.0.0.1:$port"
 }
 
 # --- tongban gateways ----------------------------------------------------------------------
 
-declare -A GW_PID GW_URL GW_ADMIN
+declare -A GW_PID GW_URL GW_ADMIN GW_DIR
 
-# start_gateway NAME POLICIES_N CACHE_MAX_ENTRIES: `tongban serve` with the policy set of
-# POLICIES_N items on free loopback ports (port 0; the addresses are read from its log), the
-# bench upstream, session resumption off; waits for /readyz.
+# start_gateway NAME POLICIES_N CACHE_MAX_ENTRIES UPSTREAM WORKERS: `tongban serve` with the
+# policy set of POLICIES_N items, its bench items on the nginx or the sample upstream, WORKERS
+# runtime workers (1, or auto: one per CPU), on free loopback ports (port 0; the addresses are
+# read from its log), session resumption off; waits for /readyz.
 start_gateway() {
-    local name=$1 policies=$2 max_entries=$3 dir=$WORK/gateway-$1 i addrs public admin pid
+    local name=$1 policies=$2 max_entries=$3 upstream=$4 workers=$5 dir=$WORK/gateway-$1
+    local i addrs public admin pid
+    local -a env=(RUST_LOG="$LOG_LEVEL,tongban::server=info,tongban::server::service=$LOG_LEVEL")
+    [[ $workers == auto ]] || env+=(TOKIO_WORKER_THREADS="$workers")
     mkdir -p -- "$dir"
     # relative paths: the gateway resolves them against the configuration's folder
     cat >"$dir/tongban.toml" <<EOT
@@ -313,11 +359,11 @@ drain_timeout_ms = 2000
 max_entries = $max_entries
 
 EOT
+    bench_upstreams "$upstream" >>"$dir/tongban.toml"
     cat -- "$WORK/policies-$policies.toml" >>"$dir/tongban.toml"
     : >"$dir/gateway.log" # read below before the gateway may have opened it
     # request logs at LOG_LEVEL; the server's own start line stays at info (it gives the ports)
-    RUST_LOG="$LOG_LEVEL,tongban::server=info,tongban::server::service=$LOG_LEVEL" \
-        "$TONGBAN" serve --config "$dir/tongban.toml" 2>"$dir/gateway.log" &
+    env "${env[@]}" "$TONGBAN" serve --config "$dir/tongban.toml" 2>"$dir/gateway.log" &
     pid=$!
     STARTED_PIDS+=("$pid")
     addrs=
@@ -342,7 +388,8 @@ EOT
     GW_PID[$name]=$pid
     GW_URL[$name]=https://$public
     GW_ADMIN[$name]=$admin
-    note "tongban $name: pid $pid, $policies items, [cache] max_entries = $max_entries, https://$public"
+    GW_DIR[$name]=$dir
+    note "tongban $name: pid $pid, $policies items, $upstream upstream, $workers worker(s), [cache] max_entries = $max_entries, https://$public"
 }
 
 stop_gateway() {
@@ -351,28 +398,17 @@ stop_gateway() {
     unset "GW_PID[$1]" "GW_URL[$1]" "GW_ADMIN[$1]"
 }
 
-# --- the raw ring verification -------------------------------------------------------------
+# trim_audit NAME: removes the gateway's rotated audit segments (the chain is not checked here;
+# a full run would otherwise write gigabytes).
+trim_audit() {
+    local dir=${GW_DIR[$1]:-}
+    [[ -n $dir ]] || return 0
+    rm -f -- "$dir"/audit.jsonl.[0-9]*
+}
 
-RAW_VERIFY_US=
+# --- the CPU probe -------------------------------------------------------------------------
 
-# raw_verify: the median of criterion's `licence_verify/raw_ring_es256` (benches/verify.rs),
-# one ring ECDSA P-256 verification, in µs; --raw-verify-us gives it instead.
-raw_verify() {
-    if [[ -n $RAW_VERIFY_ARG ]]; then
-        RAW_VERIFY_US=$RAW_VERIFY_ARG
-        RAW_VERIFY_SOURCE="given with --raw-verify-us"
-        return 0
-    fi
-    local estimates=$TARGET/criterion/licence_verify/raw_ring_es256/new/estimates.json marker
-    marker=$WORK/raw-verify.start
-    : >"$marker"
-    note "raw ring ES256 verification: cargo bench --bench verify (${CRITERION_SECS}s; the first run compiles the benchmark)"
-    (cd -- "$REPO" && cargo bench --locked --bench verify -- --warm-up-time 1 \
-        --measurement-time "$CRITERION_SECS" --exact licence_verify/raw_ring_es256) \
-        >"$WORK/raw-verify.log" 2>&1 || die "cargo bench --bench verify failed: $(tail -n 20 -- "$WORK/raw-verify.log")"
-    [[ -n $(find "$estimates" -newer "$marker" 2>/dev/null) ]] ||
-        die "criterion wrote no new $estimates (see $WORK/raw-verify.log)"
-    RAW_VERIFY_US=$(jq '.median.point_estimate / 1000' "$estimates")
-    RAW_VERIFY_SOURCE="criterion median, benches/verify.rs licence_verify/raw_ring_es256"
-    note "raw ring ES256 verification: $RAW_VERIFY_US µs"
+# probe: one raw ring ES256 verification, in µs (the median of ~200 ms of batches).
+probe() {
+    "$PROBE" --ms "$PROBE_MS" | jq -r .es256_verify_us || die "the CPU probe failed"
 }

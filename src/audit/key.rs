@@ -7,7 +7,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ring::hmac;
 
-use super::record::{decode_hex, PersonalId};
+use super::record::PersonalId;
+use crate::crypto::decode_hex;
 
 /// Shortest accepted key: 256 bits, the HMAC-SHA256 block strength.
 pub const AUDIT_KEY_MIN_BYTES: usize = 32;

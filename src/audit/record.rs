@@ -38,10 +38,10 @@ impl Kind {
     }
 }
 
-/// The outcome recorded: `permit`/`deny`/`error` for exchanges, `valid`/`invalid` for licences.
+/// A record's `decision`: `permit`/`deny`/`error` for exchanges, `valid`/`invalid` for licences.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Decision {
+pub enum Outcome {
     Permit,
     Deny,
     Error,
@@ -49,36 +49,36 @@ pub enum Decision {
     Invalid,
 }
 
-impl Decision {
-    pub const ALL: [Decision; 5] = [
-        Decision::Permit,
-        Decision::Deny,
-        Decision::Error,
-        Decision::Valid,
-        Decision::Invalid,
+impl Outcome {
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Permit,
+        Outcome::Deny,
+        Outcome::Error,
+        Outcome::Valid,
+        Outcome::Invalid,
     ];
 
-    /// The name in a line (`permit`, …).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Decision::Permit => "permit",
-            Decision::Deny => "deny",
-            Decision::Error => "error",
-            Decision::Valid => "valid",
-            Decision::Invalid => "invalid",
-        }
-    }
-
-    /// The decision named `name` in a line.
+    /// The outcome named `name` in a record.
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|d| d.as_str() == name)
     }
+
+    /// The name in the record, also the `decision` label of the exchange metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Permit => "permit",
+            Self::Deny => "deny",
+            Self::Error => "error",
+            Self::Valid => "valid",
+            Self::Invalid => "invalid",
+        }
+    }
 }
 
-/// The calling organisation, from its client certificate (contract section 1).
+/// The calling organisation as recorded, from its client certificate (contract section 1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Caller {
+pub struct CallerId {
     /// The city's 6-digit division code (certificate `L`).
     pub city: String,
     /// The department kind code (certificate `OU`).
@@ -87,13 +87,13 @@ pub struct Caller {
     pub org: String,
 }
 
-impl Caller {
+impl CallerId {
     pub fn new(
         city: impl Into<String>,
         department: impl Into<String>,
         org: impl Into<String>,
     ) -> Self {
-        Caller {
+        CallerId {
             city: city.into(),
             department: department.into(),
             org: org.into(),
@@ -152,7 +152,7 @@ pub struct Record {
     pub kind: Kind,
     /// `X-Request-Id` (the caller's or the generated one).
     pub request_id: String,
-    pub caller: Caller,
+    pub caller: CallerId,
     /// The item id (exchange).
     pub item: Option<String>,
     /// The licence type code (licence verification).
@@ -161,7 +161,7 @@ pub struct Record {
     pub lid: Option<String>,
     /// `X-Purpose` (exchange).
     pub purpose: Option<String>,
-    pub decision: Decision,
+    pub decision: Outcome,
     /// The problem or verdict code when the decision is not a plain permit/valid.
     pub error_code: Option<String>,
     /// Ids of the rules that determined the decision.
@@ -176,9 +176,6 @@ pub struct Record {
     /// The data subject (licence holder, queried person), keyed-hashed.
     pub subject: Option<PersonalId>,
 }
-
-/// The key of a cluster record's gateway, after `prev` (contract section 9); never in a file's.
-pub const NODE_KEY: &str = "node";
 
 /// Every key of a line, in order: the chain envelope, then the [`Record`]'s fields.
 pub const LINE_KEYS: [&str; 18] = [
@@ -206,10 +203,10 @@ impl Record {
     /// An exchange decision on `item` for `purpose`; status 200, no rules or fields yet.
     pub fn exchange(
         request_id: impl Into<String>,
-        caller: Caller,
+        caller: CallerId,
         item: impl Into<String>,
         purpose: impl Into<String>,
-        decision: Decision,
+        decision: Outcome,
     ) -> Self {
         Record {
             item: Some(item.into()),
@@ -221,10 +218,10 @@ impl Record {
     /// A licence verification of licence `lid` of type `ltype`; status 200.
     pub fn licence_verification(
         request_id: impl Into<String>,
-        caller: Caller,
+        caller: CallerId,
         ltype: Option<String>,
         lid: Option<String>,
-        decision: Decision,
+        decision: Outcome,
     ) -> Self {
         Record {
             ltype,
@@ -238,7 +235,7 @@ impl Record {
         }
     }
 
-    fn bare(kind: Kind, request_id: String, caller: Caller, decision: Decision) -> Self {
+    fn bare(kind: Kind, request_id: String, caller: CallerId, decision: Outcome) -> Self {
         Record {
             kind,
             request_id,
@@ -298,50 +295,52 @@ impl Record {
     }
 }
 
-/// One line as written: the chain envelope, then the record's fields.
-#[derive(Serialize)]
-struct Line<'a> {
-    seq: u64,
-    ts: &'a str,
-    prev: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    node: Option<&'a str>,
-    #[serde(flatten)]
-    record: &'a Record,
+/// The key of a cluster record's gateway, after `prev` (contract section 9); never in a file's.
+pub const NODE_KEY: &str = "node";
+
+/// A record's fields as the end of its line: `,"kind":…}` (the record serialized as a struct,
+/// its `{` turned into a `,`). Made before the chain is taken: appenders wait for each other
+/// only while the envelope is written.
+pub fn line_fields(record: &Record) -> Result<Vec<u8>, serde_json::Error> {
+    let mut fields = serde_json::to_vec(record)?;
+    if let Some(brace) = fields.first_mut() {
+        *brace = b',';
+    }
+    Ok(fields)
 }
 
-/// The line's bytes, newline included. serde_json escapes every control character, so the only
-/// newline is the last byte whatever the strings hold.
-pub(super) fn format_line(
-    seq: u64,
-    ts: &str,
-    prev: &str,
-    record: &Record,
-) -> Result<Vec<u8>, serde_json::Error> {
-    format_node_line(seq, ts, prev, None, record)
+/// The line's bytes, newline included: `{"seq":…,"ts":…,"prev":…` then `fields` (from
+/// [`line_fields`]); `ts` (RFC 3339) and `prev` (hex) need no escaping. serde_json escapes every control character, so the only newline is the
+/// last byte whatever the strings hold.
+pub(super) fn format_line(seq: u64, ts: &str, prev: &str, fields: &[u8]) -> Vec<u8> {
+    format_node_line(seq, ts, prev, None, fields)
 }
 
-/// As [`format_line`], for the chain of the cluster gateway `node` when given.
+/// As [`format_line`], in the chain of the cluster gateway `node` when given (a node name,
+/// [`is_node_name`], needs no escaping either).
 pub fn format_node_line(
     seq: u64,
     ts: &str,
     prev: &str,
     node: Option<&str>,
-    record: &Record,
-) -> Result<Vec<u8>, serde_json::Error> {
-    let mut line = Vec::with_capacity(512);
-    serde_json::to_writer(
-        &mut line,
-        &Line {
-            seq,
-            ts,
-            prev,
-            node,
-            record,
-        },
-    )?;
+    fields: &[u8],
+) -> Vec<u8> {
+    let mut line = Vec::with_capacity(fields.len() + ts.len() + prev.len() + 64);
+    line.extend_from_slice(b"{\"seq\":");
+    line.extend_from_slice(seq.to_string().as_bytes());
+    line.extend_from_slice(b",\"ts\":\"");
+    line.extend_from_slice(ts.as_bytes());
+    line.extend_from_slice(b"\",\"prev\":\"");
+    line.extend_from_slice(prev.as_bytes());
+    line.push(b'"');
+    if let Some(node) = node {
+        line.extend_from_slice(b",\"node\":\"");
+        line.extend_from_slice(node.as_bytes());
+        line.push(b'"');
+    }
+    line.extend_from_slice(fields);
     line.push(b'\n');
-    Ok(line)
+    line
 }
 
 /// A gateway's name in a cluster (`[cluster] node`): 1 to 64 of `A-Z a-z 0-9 . _ -`.
@@ -357,22 +356,6 @@ pub(super) fn is_hash_hex(text: &str) -> bool {
     text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// Bytes from hex digits (either case); `None` for an odd length or a non-digit.
-pub(super) fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    let digit = |b: u8| {
-        char::from(b)
-            .to_digit(16)
-            .and_then(|d| u8::try_from(d).ok())
-    };
-    text.as_bytes()
-        .chunks_exact(2)
-        .map(|pair| match pair {
-            [hi, lo] => Some(digit(*hi)? << 4 | digit(*lo)?),
-            _ => None,
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,19 +363,44 @@ mod tests {
     fn sample() -> Record {
         Record::exchange(
             "req-1",
-            Caller::new("420100", "HOUSING_FUND", "91420100MA4K0000X1"),
+            CallerId::new("420100", "HOUSING_FUND", "91420100MA4K0000X1"),
             "HPF-DEPOSIT-QUERY",
             "HPF_WITHDRAWAL",
-            Decision::Permit,
+            Outcome::Permit,
         )
         .rules(["hpf-withdrawal-any-city"])
         .fields(["account.status", "holder.id_number"], ["holder.id_number"])
         .latency_ms(12)
     }
 
+    fn line(seq: u64, ts: &str, prev: &str, record: &Record) -> Vec<u8> {
+        format_line(seq, ts, prev, &line_fields(record).unwrap())
+    }
+
+    #[test]
+    fn a_node_follows_prev_and_names_match_serde() {
+        let fields = line_fields(&sample()).unwrap();
+        let line = format_node_line(2, "t", "p", Some("gw-1"), &fields);
+        let text = String::from_utf8(line).unwrap();
+        assert!(
+            text.starts_with("{\"seq\":2,\"ts\":\"t\",\"prev\":\"p\",\"node\":\"gw-1\",\"kind\"")
+        );
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value[NODE_KEY], "gw-1");
+        for kind in Kind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+            assert_eq!(Kind::from_name(kind.as_str()), Some(kind));
+        }
+        for outcome in Outcome::ALL {
+            assert_eq!(serde_json::to_value(outcome).unwrap(), outcome.as_str());
+            assert_eq!(Outcome::from_name(outcome.as_str()), Some(outcome));
+        }
+        assert_eq!(Outcome::from_name("maybe"), None);
+    }
+
     #[test]
     fn line_has_every_key_in_order() {
-        let line = format_line(7, "2025-06-15T00:00:00Z", &"0".repeat(64), &sample()).unwrap();
+        let line = line(7, "2025-06-15T00:00:00Z", &"0".repeat(64), &sample());
         assert_eq!(line.last(), Some(&b'\n'));
         let text = std::str::from_utf8(&line).unwrap();
         let mut at = 0;
@@ -408,8 +416,8 @@ mod tests {
 
     #[test]
     fn same_facts_same_bytes_and_round_trip() {
-        let a = format_line(1, "t", "p", &sample()).unwrap();
-        let b = format_line(1, "t", "p", &sample()).unwrap();
+        let a = line(1, "t", "p", &sample());
+        let b = line(1, "t", "p", &sample());
         assert_eq!(a, b);
         let mut value: serde_json::Map<String, serde_json::Value> =
             serde_json::from_slice(&a).unwrap();
@@ -426,26 +434,8 @@ mod tests {
             request_id: "a\nb\r\u{2028}c".into(),
             ..sample()
         };
-        let line = format_line(1, "t", "p", &record).unwrap();
+        let line = line(1, "t", "p", &record);
         assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1);
-    }
-
-    #[test]
-    fn a_node_follows_prev_and_names_match_serde() {
-        let line = format_node_line(2, "t", "p", Some("gw-1"), &sample()).unwrap();
-        let text = String::from_utf8(line).unwrap();
-        assert!(
-            text.starts_with("{\"seq\":2,\"ts\":\"t\",\"prev\":\"p\",\"node\":\"gw-1\",\"kind\"")
-        );
-        for kind in Kind::ALL {
-            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
-            assert_eq!(Kind::from_name(kind.as_str()), Some(kind));
-        }
-        for decision in Decision::ALL {
-            assert_eq!(serde_json::to_value(decision).unwrap(), decision.as_str());
-            assert_eq!(Decision::from_name(decision.as_str()), Some(decision));
-        }
-        assert_eq!(Decision::from_name("maybe"), None);
     }
 
     #[test]

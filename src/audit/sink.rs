@@ -21,17 +21,16 @@ pub trait Sink: Send + Sync {
 
 impl Sink for AuditLog {
     fn append<'a>(&'a self, records: &'a [Record]) -> Pending<'a> {
-        let write = move || {
-            records
-                .iter()
-                .try_for_each(|record| AuditLog::append(self, record).map(drop))
-        };
-        // with an fsync per record, appending blocks on the disk: keep it off the async workers
-        let result = if self.fsyncs_each_record() {
-            tokio::task::block_in_place(write)
-        } else {
-            write()
-        };
-        Box::pin(std::future::ready(result))
+        Box::pin(async move {
+            for record in records {
+                if self.fsyncs_each_record() {
+                    // an fsync per record blocks on the disk: keep it off the async workers
+                    tokio::task::block_in_place(|| AuditLog::append(self, record))?;
+                } else {
+                    self.append_async(record).await?;
+                }
+            }
+            Ok(())
+        })
     }
 }

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::files::Segments;
-use super::record::{decode_hex, is_hash_hex, is_node_name, Record, LINE_KEYS, NODE_KEY};
+use super::record::{is_hash_hex, is_node_name, Record, LINE_KEYS, NODE_KEY};
+use crate::crypto::decode_hex;
 use crate::crypto::{hex, sha256};
 use crate::time::parse_rfc3339;
 
@@ -194,7 +195,7 @@ pub(super) enum Start {
 }
 
 /// The intact prefix and the first break, if any.
-pub(super) struct Outcome {
+pub(super) struct Checked {
     pub summary: VerifySummary,
     pub broken: Option<ChainBreak>,
 }
@@ -211,7 +212,7 @@ struct Entry {
 }
 
 /// Checks the chain over `paths`; only I/O errors are errors.
-pub(super) fn check(paths: &[PathBuf], start: Start) -> Result<Outcome, VerifyError> {
+pub(super) fn check(paths: &[PathBuf], start: Start) -> Result<Checked, VerifyError> {
     let mut lines = Lines::new(paths);
     let mut summary = VerifySummary {
         files: paths.len(),
@@ -291,7 +292,7 @@ pub(super) fn check(paths: &[PathBuf], start: Start) -> Result<Outcome, VerifyEr
         previous = Some((entry.file, entry.line, entry.offset, entry.seq));
         current = next;
     };
-    Ok(Outcome { summary, broken })
+    Ok(Checked { summary, broken })
 }
 
 /// Reads the lines of the files in turn and parses each into an [`Entry`].
@@ -471,18 +472,23 @@ fn take_str(map: &mut Map<String, Value>, key: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::record::{format_line, format_node_line, Caller, Decision};
+    use super::super::record::{format_line, format_node_line, line_fields, CallerId, Outcome};
     use super::*;
 
     fn line(seq: u64, prev: &str) -> Vec<u8> {
         let record = Record::exchange(
             "r",
-            Caller::new("420100", "TAX", "org"),
+            CallerId::new("420100", "TAX", "org"),
             "ITEM",
             "P",
-            Decision::Deny,
+            Outcome::Deny,
         );
-        let mut line = format_line(seq, "2025-06-15T00:00:00Z", prev, &record).unwrap();
+        let mut line = format_line(
+            seq,
+            "2025-06-15T00:00:00Z",
+            prev,
+            &line_fields(&record).unwrap(),
+        );
         line.pop();
         line
     }
@@ -507,19 +513,18 @@ mod tests {
         );
         let record = Record::exchange(
             "r",
-            Caller::new("420100", "TAX", "o"),
+            CallerId::new("420100", "TAX", "o"),
             "I",
             "P",
-            Decision::Deny,
+            Outcome::Deny,
         );
         let mut noded = format_node_line(
             1,
             "2025-06-15T00:00:00Z",
             &"0".repeat(64),
             Some("gw-2"),
-            &record,
-        )
-        .unwrap();
+            &line_fields(&record).unwrap(),
+        );
         noded.pop();
         assert_eq!(parse_line(&noded).unwrap().node.as_deref(), Some("gw-2"));
         let bad = String::from_utf8(noded).unwrap().replace("gw-2", "gw 2");

@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::files::{rotated_path, sync_dir, Segments};
-use super::record::{format_line, Record};
+use super::record::{format_line, line_fields, Record};
 use super::verify::{check, BreakKind, ChainBreak, ChainHash, Start, VerifyError, MAX_LINE_BYTES};
 use super::AuditError;
 use crate::time::{format_rfc3339, Clock, SystemClock};
@@ -89,6 +89,9 @@ pub struct AuditLog {
     shared: Arc<Shared>,
     flusher: Option<JoinHandle<()>>,
     notices: Vec<OpenNotice>,
+    /// Async appenders take turns here, so that a task waiting for the chain yields its thread
+    /// instead of blocking it.
+    turn: tokio::sync::Mutex<()>,
 }
 
 struct Shared {
@@ -103,6 +106,9 @@ struct Shared {
 
 struct State {
     file: Arc<File>,
+    /// The file rotated away from, until it is fsynced (with the directory) before the next
+    /// fsync of the current one: rotation never waits for the disk.
+    retired: Option<Arc<File>>,
     /// The last written record's seq and line hash.
     seq: u64,
     prev: ChainHash,
@@ -148,14 +154,14 @@ impl AuditLog {
         let mut next_number = segments.next_number();
         match outcome.broken {
             None => {}
-            Some(b) if is_recoverable_tear(&b, &path) => {
-                let file = OpenOptions::new().write(true).open(&path).map_err(io)?;
+            Some(b) if is_recoverable_tear(&b, &segments) => {
+                let file = OpenOptions::new().write(true).open(&b.file).map_err(io)?;
                 let len = file.metadata().map_err(io)?.len();
                 file.set_len(b.offset).map_err(io)?;
                 file.sync_all().map_err(io)?;
-                tracing::warn!(file = %path.display(), line = b.line, "audit log: torn last line truncated");
+                tracing::warn!(file = %b.file.display(), line = b.line, "audit log: torn last line truncated");
                 notices.push(OpenNotice::TruncatedTornLine {
-                    file: path.clone(),
+                    file: b.file.clone(),
                     line: b.line,
                     bytes: len.saturating_sub(b.offset),
                 });
@@ -195,6 +201,7 @@ impl AuditLog {
             clock: options.clock,
             state: Mutex::new(State {
                 file: Arc::new(file),
+                retired: None,
                 seq,
                 prev,
                 bytes,
@@ -222,6 +229,7 @@ impl AuditLog {
             shared,
             flusher,
             notices,
+            turn: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -243,6 +251,19 @@ impl AuditLog {
     /// Writes the record as the next line before returning (so a killed process cannot lose it),
     /// fsyncing it too when `flush_interval` is zero. On error nothing was added to the chain.
     pub fn append(&self, record: &Record) -> Result<AppendReceipt, AuditError> {
+        let fields = line_fields(record).map_err(|e| AuditError::Format(e.to_string()))?;
+        self.append_fields(&fields)
+    }
+
+    /// [`append`](Self::append) for async callers: the record is formatted first, then the task
+    /// waits its turn without blocking its thread.
+    pub async fn append_async(&self, record: &Record) -> Result<AppendReceipt, AuditError> {
+        let fields = line_fields(record).map_err(|e| AuditError::Format(e.to_string()))?;
+        let _turn = self.turn.lock().await;
+        self.append_fields(&fields)
+    }
+
+    fn append_fields(&self, fields: &[u8]) -> Result<AppendReceipt, AuditError> {
         let (receipt, file) = {
             let mut state = self.shared.lock();
             if let Some(reason) = &state.poisoned {
@@ -257,8 +278,7 @@ impl AuditLog {
                     reason: "seq exhausted".into(),
                 })?;
             let ts = format_rfc3339(self.shared.clock.now());
-            let line = format_line(seq, &ts, &state.prev.to_string(), record)
-                .map_err(|e| AuditError::Format(e.to_string()))?;
+            let line = format_line(seq, &ts, &state.prev.to_string(), fields);
             if line.len() > MAX_LINE_BYTES {
                 return Err(AuditError::TooLong {
                     len: line.len(),
@@ -334,10 +354,17 @@ impl Shared {
         }
     }
 
-    /// `fsync`s `file`, which holds every record up to `seq`. A failed fsync poisons the log: the
+    /// `fsync`s `file`, which holds every record up to `seq`, after the file rotated away from
+    /// (and the directory), if that is not on disk yet. A failed fsync poisons the log: the
     /// kernel may have dropped the pages, so what is on disk is unknown.
     fn sync(&self, file: &File, seq: u64) -> Result<(), AuditError> {
-        match file.sync_data() {
+        let retired = self.lock().retired.take();
+        let synced = retired
+            .map_or(Ok(()), |old| {
+                old.sync_data().and_then(|()| sync_dir(&self.path))
+            })
+            .and_then(|()| file.sync_data());
+        match synced {
             Ok(()) => {
                 let mut state = self.lock();
                 state.synced_seq = state.synced_seq.max(seq);
@@ -377,11 +404,11 @@ impl Shared {
         }
     }
 
-    /// Moves the full current file to `<path>.<n>` and starts an empty one. The old file is
-    /// fsynced first and the directory after, so the chain on disk never has a hole.
+    /// Moves the full current file to `<path>.<n>` and starts an empty one, without waiting for
+    /// the disk: the old file and the directory are fsynced by the next sync (group commit or
+    /// per record), before the new file is, so power loss loses no more than the records since
+    /// the last sync, as without rotation.
     fn rotate(&self, state: &mut State) -> Result<(), AuditError> {
-        state.file.sync_data().map_err(|e| self.io(e))?;
-        state.synced_seq = state.seq;
         let to = rotated_path(&self.path, state.next_number);
         if to.exists() {
             return Err(self.io(io::Error::new(
@@ -394,11 +421,14 @@ impl Shared {
         let created = OpenOptions::new()
             .create_new(true)
             .append(true)
-            .open(&self.path)
-            .and_then(|file| sync_dir(&self.path).map(|()| file));
+            .open(&self.path);
         match created {
             Ok(file) => {
-                state.file = Arc::new(file);
+                let old = std::mem::replace(&mut state.file, Arc::new(file));
+                // a rotation before the previous one was synced: sync that one now
+                if let Some(unsynced) = state.retired.replace(old) {
+                    unsynced.sync_data().map_err(|e| self.io(e))?;
+                }
                 state.bytes = 0;
                 tracing::info!(to = %to.display(), "audit log rotated");
                 Ok(())
@@ -411,9 +441,17 @@ impl Shared {
     }
 }
 
-/// A torn last line of the current file itself, which `open` cuts off.
-fn is_recoverable_tear(b: &ChainBreak, path: &Path) -> bool {
-    matches!(b.kind, BreakKind::TornLastLine { .. }) && b.file == path
+/// A torn last line at the end of the chain: in the current file, or in the newest segment
+/// when the current file is empty or missing (power lost after a rotation, before the group
+/// commit had synced the rotated file).
+fn is_recoverable_tear(b: &ChainBreak, segments: &Segments) -> bool {
+    let current_is_empty = segments
+        .current
+        .as_ref()
+        .is_none_or(|c| fs::metadata(c).is_ok_and(|m| m.len() == 0));
+    matches!(b.kind, BreakKind::TornLastLine { .. })
+        && (segments.current.as_ref() == Some(&b.file)
+            || (current_is_empty && segments.rotated.last().map(|(_, p)| p) == Some(&b.file)))
 }
 
 /// For `force`: the highest seq and the hash of the last whole line in `files`, whatever the
@@ -440,15 +478,15 @@ fn last_line(files: &[PathBuf]) -> io::Result<(u64, ChainHash)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{Caller, Decision};
+    use crate::audit::{CallerId, Outcome};
 
     fn record() -> Record {
         Record::licence_verification(
             "r",
-            Caller::new("420100", "MARKET_REG", "org"),
+            CallerId::new("420100", "MARKET_REG", "org"),
             Some("BUSINESS_LICENCE".into()),
             None,
-            Decision::Valid,
+            Outcome::Valid,
         )
     }
 
@@ -489,5 +527,26 @@ mod tests {
         big.request_id = "x".repeat(MAX_LINE_BYTES);
         assert!(matches!(log.append(&big), Err(AuditError::TooLong { .. })));
         assert_eq!(log.append(&record()).unwrap().seq, 1);
+    }
+
+    #[test]
+    fn rotation_leaves_the_old_file_to_the_next_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.jsonl");
+        let options = AuditOptions {
+            flush_interval: Duration::from_secs(3600),
+            max_bytes: 300,
+            ..AuditOptions::default()
+        };
+        let log = AuditLog::open(&path, options).unwrap();
+        log.append(&record()).unwrap();
+        assert!(log.shared.lock().retired.is_none());
+        log.append(&record()).unwrap();
+        // rotated, the old file not yet on disk: the appender did not wait for it
+        assert!(log.shared.lock().retired.is_some());
+        assert!(rotated_path(&path, 1).exists());
+        log.sync().unwrap();
+        assert!(log.shared.lock().retired.is_none());
+        assert_eq!(log.shared.lock().synced_seq, 2);
     }
 }

@@ -4,13 +4,21 @@
 //! Lines below `WARN` (the per-request lines) go through a buffer written out every
 //! [`FLUSH_INTERVAL`] or when full: one `write` per batch instead of one per request, which under
 //! load is a good part of a request's system time. Warnings and errors are written at once.
+//!
+//! rustls warns for every client that sends an IP address as its SNI (curl, wrk and many HTTP
+//! libraries do when given an address): the first such warning is logged, later ones are not.
 
+use std::fmt;
 use std::io::{BufWriter, IsTerminal, Stderr, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use tracing::{Level, Metadata};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// Longest a buffered line waits before it reaches standard error.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
@@ -52,10 +60,11 @@ pub fn init() -> LogGuard {
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(Buffered(buffer.clone()));
+    let once = SniNoticeOnce::default();
     let _ = if std::env::var("TONGBAN_LOG_FORMAT").is_ok_and(|f| f == "json") {
-        builder.json().try_init()
+        builder.json().finish().with(once).try_init()
     } else {
-        builder.try_init()
+        builder.finish().with(once).try_init()
     };
     LogGuard(buffer)
 }
@@ -118,9 +127,74 @@ impl Drop for Line<'_> {
     }
 }
 
+/// The start of rustls' warning about an IP address sent as SNI.
+const SNI_IP_NOTICE: &str = "Illegal SNI extension: ignoring IP address";
+
+/// Lets the first [`SNI_IP_NOTICE`] warning through and drops the later ones.
+#[derive(Default)]
+struct SniNoticeOnce(AtomicBool);
+
+impl<S: Subscriber> Layer<S> for SniNoticeOnce {
+    fn event_enabled(&self, event: &Event<'_>, _: Context<'_, S>) -> bool {
+        if *event.metadata().level() != Level::WARN {
+            return true;
+        }
+        let mut message = MessageStart::default();
+        event.record(&mut message);
+        !message.is_sni_notice || !self.0.swap(true, Ordering::Relaxed)
+    }
+}
+
+/// Whether an event's message starts with [`SNI_IP_NOTICE`].
+#[derive(Default)]
+struct MessageStart {
+    is_sni_notice: bool,
+}
+
+impl Visit for MessageStart {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.is_sni_notice = value.starts_with(SNI_IP_NOTICE);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == "message" {
+            self.is_sni_notice = format!("{value:?}").starts_with(SNI_IP_NOTICE);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Counts the events that reach it.
+    struct Count(Arc<std::sync::atomic::AtomicUsize>);
+
+    impl<S: Subscriber> Layer<S> for Count {
+        fn on_event(&self, _: &Event<'_>, _: Context<'_, S>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn the_sni_ip_notice_is_logged_once() {
+        let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let subscriber = tracing_subscriber::registry()
+            .with(Count(seen.clone()))
+            .with(SniNoticeOnce::default());
+        tracing::subscriber::with_default(subscriber, || {
+            for _ in 0..3 {
+                tracing::warn!(
+                    "Illegal SNI extension: ignoring IP address presented as hostname (3132372e302e302e31)"
+                );
+            }
+            tracing::warn!("another warning");
+            tracing::info!("Illegal SNI extension: ignoring IP address, but at info");
+        });
+        assert_eq!(seen.load(Ordering::Relaxed), 3);
+    }
 
     #[test]
     fn warnings_and_errors_are_written_at_once_request_lines_are_buffered() {

@@ -17,8 +17,8 @@ use crate::licence::Verifier;
 use crate::policy::decide::{check_permit, forbid_matches, Decision};
 use crate::policy::lint::lint;
 use crate::policy::load::days_from_civil;
-use crate::policy::model::{Caller, Day};
-use crate::policy::{cases, signing, today_cst, PolicySet, Request};
+use crate::policy::model::{Day, Party};
+use crate::policy::{cases, signing, today_cst, AccessRequest, PolicySet};
 use crate::recognition::Recognition;
 use crate::time::{Clock, SystemClock};
 
@@ -284,7 +284,7 @@ fn load(dir: &Path) -> Result<(Catalog, PolicySet), String> {
 }
 
 /// `CITY/DEPT` of the catalog's cities and department kinds (a `*` is no caller).
-fn parse_caller(text: &str, catalog: &Catalog) -> Result<Caller, String> {
+fn parse_caller(text: &str, catalog: &Catalog) -> Result<Party, String> {
     let (city, department) = text
         .split_once('/')
         .ok_or_else(|| format!("--caller `{text}` is not CITY/DEPT"))?;
@@ -305,7 +305,7 @@ fn parse_caller(text: &str, catalog: &Catalog) -> Result<Caller, String> {
             suggest(department, &kinds)
         ));
     }
-    Ok(Caller {
+    Ok(Party {
         city: city.into(),
         department: department.into(),
     })
@@ -390,7 +390,7 @@ fn explain(
                 verdict.valid.then_some(verdict.ltype).flatten()
             }
         };
-        let req = Request {
+        let req = AccessRequest {
             caller: &caller,
             item: item_id,
             method,
@@ -412,12 +412,12 @@ fn explain(
             }
         }
         let (outcome, code, fields) = match &decision {
-            Decision::Permit { grant, rate, .. } => (
+            Decision::Permit { fields, rate, .. } => (
                 "permit",
                 None,
                 json!({
-                    "returned": grant.fields().iter().filter(|(_, m)| m.is_none()).map(|(f, _)| f.to_string()).collect::<Vec<_>>(),
-                    "masked": grant.fields().iter().filter_map(|(f, m)| m.map(|m| json!({"field": f.to_string(), "mask": m.as_str()}))).collect::<Vec<_>>(),
+                    "returned": fields.fields().filter(|(_, m)| m.is_none()).map(|(f, _)| f).collect::<Vec<_>>(),
+                    "masked": fields.fields().filter_map(|(f, m)| m.map(|m| json!({"field": f, "mask": m.as_str()}))).collect::<Vec<_>>(),
                     "rate": rate.map(|r| r.to_string()),
                 }),
             ),

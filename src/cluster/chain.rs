@@ -3,9 +3,9 @@
 //!
 //! One task writes the chain, on one connection that also holds the node's lease (a session
 //! advisory lock): whoever writes holds the lease, and a lost connection loses both at once.
-//! Requests hand their records to the task and wait; the task takes everything waiting (up to
-//! `[cluster] max_batch` records), gives each its `seq`, `ts` and `prev`, and commits them in one
-//! statement, then answers every waiter. While a commit runs the next batch gathers, so the batch
+//! Requests serialize their records themselves, hand them to the task and wait; the task takes
+//! everything waiting (up to `[cluster] max_batch` records), gives each its `seq`, `ts`, `prev`
+//! and `node`, and commits them in one statement, then answers every waiter. While a commit runs the next batch gathers, so the batch
 //! grows with the load. When the connection is lost the task refuses what waits, marks the node
 //! down (`/readyz` 503, requests refused at once) and reconnects with back-off, taking the lease
 //! again and reading the chain's head back from the database before it writes.
@@ -22,7 +22,7 @@ use super::connect::{Connection, Database};
 use super::metrics::{DbMetrics, Op};
 use super::migrate::is_guard;
 use super::ClusterError;
-use crate::audit::record::format_node_line;
+use crate::audit::record::{format_node_line, line_fields};
 use crate::audit::verify::{ChainHash, MAX_LINE_BYTES};
 use crate::audit::{AuditError, Pending, Record, Sink};
 use crate::crypto::sha256;
@@ -87,8 +87,36 @@ struct Shared {
 
 /// Records of one request, committed together, and where to say so.
 struct Job {
-    records: Vec<Record>,
+    entries: Vec<Entry>,
     done: oneshot::Sender<Result<(), AuditError>>,
+}
+
+/// One record as its requester prepared it: its fields serialized (the end of its line) and what
+/// it adds to the day's figures (`day` left to the writer, which gives the record its time).
+struct Entry {
+    fields: Vec<u8>,
+    fact: Option<CountKey>,
+}
+
+impl Entry {
+    fn of(record: &Record) -> Result<Self, AuditError> {
+        let fields = line_fields(record).map_err(|e| AuditError::Format(e.to_string()))?;
+        let fact = Fact::of_record(record).map(|fact| {
+            let (item, ltype) = match fact {
+                Fact::Exchange { item, .. } => (item, ""),
+                Fact::Verification { ltype, .. } => ("", ltype.unwrap_or("")),
+            };
+            CountKey {
+                day: String::new(),
+                kind: record.kind.as_str(),
+                decision: record.decision.as_str(),
+                caller_city: record.caller.city.clone(),
+                item: item.to_owned(),
+                ltype: ltype.to_owned(),
+            }
+        });
+        Ok(Entry { fields, fact })
+    }
 }
 
 impl AuditChain {
@@ -170,11 +198,9 @@ impl Sink for AuditChain {
             if !self.is_up() {
                 return Err(unavailable("the cluster database is unreachable"));
             }
+            let entries = records.iter().map(Entry::of).collect::<Result<_, _>>()?;
             let (done, answer) = oneshot::channel();
-            let job = Job {
-                records: records.to_vec(),
-                done,
-            };
+            let job = Job { entries, done };
             self.queue.try_send(job).map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => {
                     unavailable("too many records are waiting for the database")
@@ -295,16 +321,16 @@ impl Writer {
 
     /// `first` and whatever else waits, up to `max_batch` records (a job is never split).
     fn gather(&mut self, first: Job) -> Vec<Job> {
-        let mut records = first.records.len();
+        let mut records = first.entries.len();
         let mut jobs = vec![first];
         while records < self.max_batch {
             match self.rx.try_recv() {
-                Ok(job) if records + job.records.len() > self.max_batch => {
+                Ok(job) if records + job.entries.len() > self.max_batch => {
                     self.held = Some(job);
                     break;
                 }
                 Ok(job) => {
-                    records += job.records.len();
+                    records += job.entries.len();
                     jobs.push(job);
                 }
                 Err(_) => break,
@@ -321,7 +347,7 @@ impl Writer {
         let mut accepted = Vec::with_capacity(jobs.len());
         for job in jobs {
             let (len, before) = (rows.seq.len(), head);
-            match rows.push_all(&job.records, &mut head, &self.shared.node, &self.clock) {
+            match rows.push_all(&job.entries, &mut head, &self.shared.node, &self.clock) {
                 Ok(()) => accepted.push(job),
                 Err(e) => {
                     rows.truncate(len);
@@ -534,15 +560,15 @@ struct Counts {
 }
 
 impl Rows {
-    /// Chains `records` after `head` (moved along).
+    /// Chains `entries` after `head` (moved along).
     fn push_all(
         &mut self,
-        records: &[Record],
+        entries: &[Entry],
         head: &mut Head,
         node: &str,
         clock: &SystemClock,
     ) -> Result<(), AuditError> {
-        for record in records {
+        for entry in entries {
             let seq = head
                 .seq
                 .checked_add(1)
@@ -555,8 +581,7 @@ impl Rows {
             let now = clock.now();
             let ts = format_rfc3339(now);
             let prev = head.hash.to_string();
-            let mut line = format_node_line(seq, &ts, &prev, Some(node), record)
-                .map_err(|e| AuditError::Format(e.to_string()))?;
+            let mut line = format_node_line(seq, &ts, &prev, Some(node), &entry.fields);
             if line.len() > MAX_LINE_BYTES {
                 return Err(AuditError::TooLong {
                     len: line.len(),
@@ -571,19 +596,9 @@ impl Rows {
             self.prev.push(prev);
             self.hash.push(hash.to_string());
             self.line.push(line);
-            self.facts.push(Fact::of_record(record).map(|fact| {
-                let (item, ltype) = match fact {
-                    Fact::Exchange { item, .. } => (item, ""),
-                    Fact::Verification { ltype, .. } => ("", ltype.unwrap_or("")),
-                };
-                CountKey {
-                    day: format_day(day_of(now)),
-                    kind: record.kind.as_str(),
-                    decision: record.decision.as_str(),
-                    caller_city: record.caller.city.clone(),
-                    item: item.to_owned(),
-                    ltype: ltype.to_owned(),
-                }
+            self.facts.push(entry.fact.clone().map(|fact| CountKey {
+                day: format_day(day_of(now)),
+                ..fact
             }));
             *head = Head { seq, hash };
         }
@@ -746,20 +761,21 @@ fn holder() -> String {
 mod tests {
     use super::*;
     use crate::audit::verify::parse_line;
-    use crate::audit::{Caller, Decision};
+    use crate::audit::{CallerId, Outcome};
 
     #[test]
     fn a_batch_chains_its_records_and_counts_its_facts() {
-        let caller = Caller::new("420200", "TAX", "org");
+        let caller = CallerId::new("420200", "TAX", "org");
         let records = [
-            Record::exchange("a", caller.clone(), "ITEM", "P", Decision::Permit),
-            Record::exchange("b", caller.clone(), "ITEM", "P", Decision::Permit),
-            Record::exchange("c", caller.clone(), "ITEM", "P", Decision::Deny),
-            Record::licence_verification("d", caller, None, None, Decision::Invalid),
+            Record::exchange("a", caller.clone(), "ITEM", "P", Outcome::Permit),
+            Record::exchange("b", caller.clone(), "ITEM", "P", Outcome::Permit),
+            Record::exchange("c", caller.clone(), "ITEM", "P", Outcome::Deny),
+            Record::licence_verification("d", caller, None, None, Outcome::Invalid),
         ];
+        let entries: Vec<Entry> = records.iter().map(|r| Entry::of(r).unwrap()).collect();
         let mut rows = Rows::default();
         let mut head = Head::GENESIS;
-        rows.push_all(&records, &mut head, "gw-1", &SystemClock)
+        rows.push_all(&entries, &mut head, "gw-1", &SystemClock)
             .unwrap();
         assert_eq!(rows.seq, [1, 2, 3, 4]);
         assert_eq!(head.seq, 4);

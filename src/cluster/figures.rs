@@ -12,7 +12,7 @@ use deadpool_postgres::Pool;
 use super::metrics::{DbMetrics, Op};
 use super::rate::pool_error;
 use super::{ClusterError, Database};
-use crate::audit::{Decision, Kind};
+use crate::audit::{Kind, Outcome};
 use crate::policy::model::Day;
 use crate::stats::{format_day, Fact, Figures, Resolver, UNKNOWN};
 
@@ -73,7 +73,7 @@ pub async fn read(
     let mut figures = Figures::default();
     for row in result? {
         let (kind, decision): (&str, &str) = (row.get(0), row.get(1));
-        let (Some(kind), Some(decision)) = (Kind::from_name(kind), Decision::from_name(decision))
+        let (Some(kind), Some(decision)) = (Kind::from_name(kind), Outcome::from_name(decision))
         else {
             continue;
         };

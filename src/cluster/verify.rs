@@ -424,8 +424,8 @@ impl Checker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::record::format_node_line;
-    use crate::audit::{Caller, Decision, Record};
+    use crate::audit::record::{format_node_line, line_fields};
+    use crate::audit::{CallerId, Outcome, Record};
 
     /// Rows of a chain of `n` records of `node`: (seq, prev, hash, line).
     fn chain(node: &str, n: u64) -> Vec<(u64, String, String, String)> {
@@ -434,19 +434,18 @@ mod tests {
             .map(|seq| {
                 let record = Record::exchange(
                     format!("r{seq}"),
-                    Caller::new("420100", "TAX", "org"),
+                    CallerId::new("420100", "TAX", "org"),
                     "ITEM",
                     "P",
-                    Decision::Permit,
+                    Outcome::Permit,
                 );
                 let mut line = format_node_line(
                     seq,
                     "2025-06-15T00:00:00Z",
                     &prev.to_string(),
                     Some(node),
-                    &record,
-                )
-                .unwrap();
+                    &line_fields(&record).unwrap(),
+                );
                 line.pop();
                 let line = String::from_utf8(line).unwrap();
                 let hash = ChainHash::of_line(line.as_bytes());

@@ -55,6 +55,18 @@ impl Sm2Key {
         Signature::from_der(der).is_ok_and(|sig| self.verifying.verify(message, &sig).is_ok())
     }
 
+    /// Whether a DER signature that failed was made with the empty signer ID (OpenSSL's default
+    /// without `-sigopt distid:…`): only to say so in the error, never to accept it.
+    pub fn made_with_empty_distid(&self, message: &[u8], der: &[u8]) -> bool {
+        let (Ok(sig), Ok(empty)) = (
+            Signature::from_der(der),
+            VerifyingKey::from_sec1_bytes("", &self.point),
+        ) else {
+            return false;
+        };
+        empty.verify(message, &sig).is_ok()
+    }
+
     /// Checks a 64-byte big-endian `r‖s` signature (JWS); any other length fails.
     pub fn verify_fixed(&self, message: &[u8], rs: &[u8]) -> bool {
         Signature::from_slice(rs).is_ok_and(|sig| self.verifying.verify(message, &sig).is_ok())

@@ -30,6 +30,12 @@ pub enum SignatureError {
     KeyTooWeak { bits: usize },
     #[error("the signature does not verify with the key")]
     Invalid,
+    /// An X.509 SM2 signature that verifies only with the empty signer ID: refused, but said.
+    #[error(
+        "the SM2 signature was made with an empty signer ID (OpenSSL's default), not \
+         `1234567812345678`: sign with `-sigopt distid:1234567812345678`"
+    )]
+    Sm2EmptySignerId,
 }
 
 /// Checks `signature` over `message` with `key` for `alg`. The key family must fit the
@@ -83,7 +89,15 @@ fn verify_x509(
 ) -> Result<bool, SignatureError> {
     use Algorithm as A;
     let (ring_alg, raw): (&'static dyn VerificationAlgorithm, &[u8]) = match (alg, key) {
-        (A::Sm2Sm3, PublicKey::Sm2(k)) => return Ok(k.verify_der(message, sig)),
+        (A::Sm2Sm3, PublicKey::Sm2(k)) => {
+            // a failed certificate or CRL link gets a second check to say why (links are
+            // resolved once per trust load or per licence header, never per licence)
+            let valid = k.verify_der(message, sig);
+            if !valid && k.made_with_empty_distid(message, sig) {
+                return Err(SignatureError::Sm2EmptySignerId);
+            }
+            return Ok(valid);
+        }
         (A::RsaPssSha256, _) => return Err(SignatureError::UnsupportedAlgorithm),
         (A::EcdsaSha256, PublicKey::P256(k)) => (&rs::ECDSA_P256_SHA256_ASN1, k),
         (A::EcdsaSha384, PublicKey::P256(k)) => (&rs::ECDSA_P256_SHA384_ASN1, k),

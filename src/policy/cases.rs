@@ -24,8 +24,8 @@ use toml::Spanned;
 
 use super::decide::Decision;
 use super::load::{days_from_civil, line_at};
-use super::model::{Caller, Day};
-use super::{PolicySet, Request};
+use super::model::{Day, Party};
+use super::{AccessRequest, PolicySet};
 use crate::catalog::Problem;
 
 #[derive(Deserialize)]
@@ -63,7 +63,7 @@ pub struct Case {
     pub name: String,
     pub file: String,
     pub line: u64,
-    pub caller: Caller,
+    pub caller: Party,
     pub item: String,
     pub purpose: String,
     pub method: String,
@@ -100,7 +100,7 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Case>, Vec<Problem>> {
         let line = line_of(raw.span().start);
         let r = raw.into_inner();
         let caller = match r.caller.split_once('/') {
-            Some((city, dept)) => Caller {
+            Some((city, dept)) => Party {
                 city: city.into(),
                 department: dept.into(),
             },
@@ -155,7 +155,7 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Case>, Vec<Problem>> {
 
 /// Runs a case against a policy set; `today` is used when the case names no date.
 pub fn run(set: &PolicySet, case: &Case, today: Day) -> Outcome {
-    let req = Request {
+    let req = AccessRequest {
         caller: &case.caller,
         item: &case.item,
         method: &case.method,
@@ -181,12 +181,11 @@ pub fn run(set: &PolicySet, case: &Case, today: Day) -> Outcome {
     if let Some(expected) = case.rules.as_ref().filter(|r| **r != rules) {
         failures.push(format!("expected rules {expected:?}, got {rules:?}"));
     }
-    if let Decision::Permit { grant, rate, .. } = &decision {
+    if let Decision::Permit { fields, rate, .. } = &decision {
         if let Some(expected) = &case.fields {
-            let got: BTreeMap<String, String> = grant
+            let got: BTreeMap<String, String> = fields
                 .fields()
-                .iter()
-                .map(|(f, m)| (f.to_string(), m.map_or("clear", |m| m.as_str()).to_owned()))
+                .map(|(f, m)| (f.to_owned(), m.map_or("clear", |m| m.as_str()).to_owned()))
                 .collect();
             if *expected != got {
                 failures.push(format!("expected fields {expected:?}, got {got:?}"));

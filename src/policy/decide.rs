@@ -3,12 +3,13 @@
 
 use std::sync::Arc;
 
-use super::model::{Caller, Day, FieldPath, Forbid, Item, MaskMethod, Permit, Rate};
+use super::model::{Day, Forbid, Item, Party, Permit, Rate};
+use super::plan::FieldPlan;
 
 /// What the request says, with the caller taken from its certificate.
 #[derive(Clone, Debug)]
-pub struct Request<'a> {
-    pub caller: &'a Caller,
+pub struct AccessRequest<'a> {
+    pub caller: &'a Party,
     pub item: &'a str,
     pub method: &'a str,
     pub purpose: &'a str,
@@ -41,68 +42,13 @@ impl DenyReason {
     }
 }
 
-/// The fields a permit decision grants: the matching permits' paths and masks.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Grant {
-    /// Per granting permit: its paths and masks (filtering needs them separately).
-    pub permits: Vec<PermitGrant>,
-}
-
-impl Grant {
-    /// Each granted path with its mask (`None`: in clear), sorted by path: the union of the
-    /// permits' fields; a field is masked only when every permit granting it masks it (the
-    /// strongest of their methods applies). For explanations and tests; filtering reads
-    /// `permits` directly.
-    pub fn fields(&self) -> Vec<(FieldPath, Option<MaskMethod>)> {
-        let mut fields: Vec<(FieldPath, Option<MaskMethod>)> = Vec::new();
-        for p in &self.permits {
-            for f in p.fields.iter() {
-                if fields.iter().any(|(g, _)| g == f) {
-                    continue;
-                }
-                let masks: Vec<Option<MaskMethod>> = self
-                    .permits
-                    .iter()
-                    .filter(|q| q.fields.iter().any(|qf| f.within(qf)))
-                    .map(|q| q.mask_at(f))
-                    .collect();
-                let mask = if masks.iter().any(Option::is_none) {
-                    None
-                } else {
-                    masks.into_iter().flatten().max()
-                };
-                fields.push((f.clone(), mask));
-            }
-        }
-        fields.sort_by(|a, b| a.0.cmp(&b.0));
-        fields
-    }
-}
-
-/// One matching permit's paths and masks.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PermitGrant {
-    pub fields: Arc<[FieldPath]>,
-    pub mask: Arc<[(FieldPath, MaskMethod)]>,
-}
-
-impl PermitGrant {
-    /// The mask this permit applies at `path`: the one on the path itself or on an enclosing path.
-    fn mask_at(&self, path: &FieldPath) -> Option<MaskMethod> {
-        self.mask
-            .iter()
-            .filter(|(m, _)| path.within(m))
-            .map(|(_, method)| *method)
-            .max()
-    }
-}
-
 /// A decision and the ids of the rules that determined it. It cannot fail.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Decision {
     Permit {
         rules: Vec<String>,
-        grant: Grant,
+        /// What the caller may see of the answer.
+        fields: Arc<FieldPlan>,
         rate: Option<Rate>,
     },
     Deny {
@@ -112,6 +58,14 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// The decision on an item no policy defines.
+    pub fn unknown_item() -> Self {
+        Decision::Deny {
+            reason: DenyReason::UnknownItem,
+            rules: Vec::new(),
+        }
+    }
+
     pub fn is_permit(&self) -> bool {
         matches!(self, Decision::Permit { .. })
     }
@@ -139,7 +93,7 @@ impl PermitCheck {
     }
 }
 
-pub fn check_permit(p: &Permit, req: &Request<'_>) -> PermitCheck {
+pub fn check_permit(p: &Permit, req: &AccessRequest<'_>) -> PermitCheck {
     PermitCheck {
         caller: p.callers.iter().any(|c| c.matches(req.caller)),
         purpose: p.purposes.iter().any(|x| x == req.purpose),
@@ -152,21 +106,15 @@ pub fn check_permit(p: &Permit, req: &Request<'_>) -> PermitCheck {
     }
 }
 
-pub fn forbid_matches(f: &Forbid, req: &Request<'_>) -> bool {
+pub fn forbid_matches(f: &Forbid, req: &AccessRequest<'_>) -> bool {
     f.callers.iter().any(|c| c.matches(req.caller))
         && f.purposes
             .as_ref()
             .is_none_or(|ps| ps.iter().any(|p| p == req.purpose))
 }
 
-/// Decides a request against one item (`None`: the item is unknown).
-pub fn decide(item: Option<&Item>, req: &Request<'_>) -> Decision {
-    let Some(item) = item else {
-        return Decision::Deny {
-            reason: DenyReason::UnknownItem,
-            rules: Vec::new(),
-        };
-    };
+/// Decides a request against the item it names.
+pub fn decide(item: &Item, req: &AccessRequest<'_>) -> Decision {
     if !item.methods.iter().any(|m| m == req.method) {
         return Decision::Deny {
             reason: DenyReason::MethodNotAllowed,
@@ -185,19 +133,15 @@ pub fn decide(item: Option<&Item>, req: &Request<'_>) -> Decision {
             rules: forbidding,
         };
     }
-    let checks: Vec<(&Permit, PermitCheck)> = item
-        .permits
-        .iter()
-        .map(|p| (p, check_permit(p, req)))
-        .collect();
-    let matching: Vec<&Permit> = checks
-        .iter()
-        .filter(|(_, c)| c.matches())
-        .map(|(p, _)| *p)
+    let checks: Vec<PermitCheck> = item.permits.iter().map(|p| check_permit(p, req)).collect();
+    let matching: Vec<usize> = (0..checks.len())
+        .filter(|i| checks.get(*i).is_some_and(PermitCheck::matches))
         .collect();
     if matching.is_empty() {
-        let wanting_licence: Vec<String> = checks
+        let wanting_licence: Vec<String> = item
+            .permits
             .iter()
+            .zip(&checks)
             .filter(|(_, c)| c.caller && c.purpose && c.window && c.licence == Some(false))
             .map(|(p, _)| p.id.clone())
             .collect();
@@ -213,6 +157,11 @@ pub fn decide(item: Option<&Item>, req: &Request<'_>) -> Decision {
             }
         };
     }
+    let fields = item.plans.of(&item.permits, &matching);
+    let matching: Vec<&Permit> = matching
+        .iter()
+        .filter_map(|i| item.permits.get(*i))
+        .collect();
     let rate = matching
         .iter()
         .filter_map(|p| p.rate)
@@ -225,19 +174,7 @@ pub fn decide(item: Option<&Item>, req: &Request<'_>) -> Decision {
     };
     Decision::Permit {
         rules: matching.iter().map(|p| p.id.clone()).collect(),
-        grant: grant(&matching),
+        fields,
         rate,
-    }
-}
-
-fn grant(permits: &[&Permit]) -> Grant {
-    Grant {
-        permits: permits
-            .iter()
-            .map(|p| PermitGrant {
-                fields: p.fields.clone(),
-                mask: p.mask.clone(),
-            })
-            .collect(),
     }
 }

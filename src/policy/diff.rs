@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::decide::{decide, Decision, Request};
-use super::model::{Caller, Day, Item, MaskMethod, Rate};
+use super::decide::{decide, AccessRequest, Decision};
+use super::model::{Day, Item, MaskMethod, Party, Rate};
 use super::PolicySet;
 use crate::catalog::Catalog;
 
@@ -145,11 +145,11 @@ pub fn diff(
             for licence in &licences {
                 for city in catalog.cities() {
                     for dept in catalog.departments() {
-                        let caller = Caller {
+                        let caller = Party {
                             city: city.code.clone(),
                             department: dept.code.clone(),
                         };
-                        let req = Request {
+                        let req = AccessRequest {
                             caller: &caller,
                             item: id,
                             method,
@@ -157,7 +157,10 @@ pub fn diff(
                             today,
                             licence: *licence,
                         };
-                        for kind in compare(&decide(a, &req), &decide(b, &req)) {
+                        let decide = |item: Option<&Item>| {
+                            item.map_or_else(Decision::unknown_item, |i| decide(i, &req))
+                        };
+                        for kind in compare(&decide(a), &decide(b)) {
                             grouped
                                 .entry((
                                     id.to_owned(),
@@ -217,42 +220,31 @@ fn compress(callers: Vec<String>, all_cities: usize) -> Vec<String> {
 
 fn compare(old: &Decision, new: &Decision) -> Vec<ChangeKind> {
     match (old, new) {
-        (Decision::Deny { .. }, Decision::Permit { grant, .. }) => {
+        (Decision::Deny { .. }, Decision::Permit { fields, .. }) => {
             let mut out = vec![ChangeKind::AccessGained];
-            out.extend(
-                grant
-                    .fields()
-                    .into_iter()
-                    .map(|(f, m)| ChangeKind::FieldExposed {
-                        field: f.to_string(),
-                        mask: m.map(MaskMethod::as_str),
-                    }),
-            );
+            out.extend(fields.fields().map(|(f, m)| ChangeKind::FieldExposed {
+                field: f.to_owned(),
+                mask: m.map(MaskMethod::as_str),
+            }));
             out
         }
         (Decision::Permit { .. }, Decision::Deny { .. }) => vec![ChangeKind::AccessLost],
         (
             Decision::Permit {
-                grant: g1,
+                fields: g1,
                 rate: r1,
                 ..
             },
             Decision::Permit {
-                grant: g2,
+                fields: g2,
                 rate: r2,
                 ..
             },
         ) => {
-            let before: BTreeMap<String, Option<MaskMethod>> = g1
-                .fields()
-                .iter()
-                .map(|(f, m)| (f.to_string(), *m))
-                .collect();
-            let after: BTreeMap<String, Option<MaskMethod>> = g2
-                .fields()
-                .iter()
-                .map(|(f, m)| (f.to_string(), *m))
-                .collect();
+            let before: BTreeMap<String, Option<MaskMethod>> =
+                g1.fields().map(|(f, m)| (f.to_owned(), m)).collect();
+            let after: BTreeMap<String, Option<MaskMethod>> =
+                g2.fields().map(|(f, m)| (f.to_owned(), m)).collect();
             let mut out = Vec::new();
             for (field, m) in &after {
                 match before.get(field) {

@@ -9,8 +9,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::model::{
-    Caller, CallerPattern, Day, FieldPath, Forbid, Item, MaskMethod, Origin, Part, Permit, Rate,
+    CallerPattern, Day, FieldPath, Forbid, Item, MaskMethod, Origin, Part, Party, Permit, Rate,
 };
+use super::plan::Plans;
 use crate::catalog::{write_problems, Catalog, Problem};
 use crate::toml_file;
 pub use crate::toml_file::line_at;
@@ -229,7 +230,7 @@ impl Ctx<'_> {
         let provider =
             self.caller_pattern(&raw.provider)
                 .and_then(|p| match (p.city, p.department) {
-                    (Part::Is(city), Part::Is(department)) => Some(Caller { city, department }),
+                    (Part::Is(city), Part::Is(department)) => Some(Party { city, department }),
                     _ => {
                         self.bad(
                             &raw.provider,
@@ -322,6 +323,7 @@ impl Ctx<'_> {
             permits,
             forbids,
             origin: self.origin(line),
+            plans: Plans::default(),
         })
     }
 

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::plan::Plans;
+
 /// One side of a caller pattern: a code, or `*` for any.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Part {
@@ -27,7 +29,7 @@ pub struct CallerPattern {
 }
 
 impl CallerPattern {
-    pub fn matches(&self, caller: &Caller) -> bool {
+    pub fn matches(&self, caller: &Party) -> bool {
         self.city.matches(&caller.city) && self.department.matches(&caller.department)
     }
 
@@ -47,9 +49,10 @@ impl fmt::Display for CallerPattern {
     }
 }
 
-/// The calling department, as its client certificate says.
+/// A department of a city (`CITY/DEPT`): the caller of a request, as its client certificate says,
+/// or the provider of an item.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Caller {
+pub struct Party {
     pub city: String,
     pub department: String,
 }
@@ -223,7 +226,7 @@ pub struct Item {
     pub id: String,
     pub name: String,
     pub category: String,
-    pub provider: Caller,
+    pub provider: Party,
     pub upstream: String,
     pub methods: Vec<String>,
     pub fields: Vec<FieldPath>,
@@ -234,6 +237,8 @@ pub struct Item {
     pub permits: Vec<Permit>,
     pub forbids: Vec<Forbid>,
     pub origin: Origin,
+    /// The field plans of its decisions, compiled once.
+    pub plans: Plans,
 }
 
 #[cfg(test)]

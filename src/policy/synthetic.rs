@@ -10,8 +10,9 @@
 use std::fmt::Write as _;
 
 use super::model::{
-    Caller, CallerPattern, Day, FieldPath, Forbid, Item, MaskMethod, Origin, Part, Permit, Rate,
+    CallerPattern, Day, FieldPath, Forbid, Item, MaskMethod, Origin, Part, Party, Permit, Rate,
 };
+use super::plan::Plans;
 
 /// The number of cross-city service items of the 一圈通办 platform.
 pub const DEFAULT_ITEMS: usize = 1062;
@@ -420,7 +421,7 @@ fn item(index: usize, rng: &mut Rng) -> Item {
         id: format!("{}-{:04}-{suffix}", cat.prefix, index + 1),
         name: format!("{}{}", *rng.pick(cat.nouns), *rng.pick(&SUFFIXES)),
         category: cat.name.to_owned(),
-        provider: Caller {
+        provider: Party {
             city: city.to_owned(),
             department: cat.provider.to_owned(),
         },
@@ -443,6 +444,7 @@ fn item(index: usize, rng: &mut Rng) -> Item {
         permits,
         forbids,
         origin: Origin::default(),
+        plans: Plans::default(),
     }
 }
 

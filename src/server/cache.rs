@@ -230,13 +230,21 @@ mod tests {
     }
 
     #[test]
-    fn verdicts_about_to_change_and_huge_licences_are_not_kept() {
+    fn a_verdict_true_for_a_second_is_kept_a_briefer_one_or_a_huge_licence_is_not() {
         let cache = VerdictCache::new(&CacheConfig::default());
+        // expires one second after `now`: kept for that second
         cache.insert(b"b", "420100", 1, &verdict(None, None, Some(100)), 99);
         let big = vec![b'x'; MAX_CACHED_LICENCE_BYTES + 1];
         cache.insert(&big, "420100", 1, &verdict(None, None, None), 0);
         assert!(cache.get(b"b", "420100", 1).is_some());
         assert!(cache.get(&big, "420100", 1).is_none());
+        // under a second (here a sub-second ttl): not worth keeping
+        let brief = VerdictCache::new(&CacheConfig {
+            ttl: Duration::from_millis(500),
+            ..CacheConfig::default()
+        });
+        brief.insert(b"c", "420100", 1, &verdict(None, None, None), 0);
+        assert!(brief.is_empty());
     }
 
     #[test]

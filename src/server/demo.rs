@@ -16,7 +16,7 @@ use super::config::{AuditConfig, CacheConfig, Config, Limits};
 use super::{start, ServerError};
 use crate::catalog::Catalog;
 use crate::pki::demo::{self as pki_demo, DemoError as PkiDemoError};
-use crate::policy::model::{Caller as PolicyCaller, Day, Permit};
+use crate::policy::model::{Day, Party, Permit};
 use crate::policy::{today_cst, Item, PolicySet};
 use crate::time::{Clock, SystemClock};
 
@@ -347,7 +347,7 @@ pub fn find_exchange<'a>(
             let licence_ok = permit.require_licence.as_deref() == licence;
             let window_ok = permit.valid_from.is_none_or(|f| f <= today)
                 && permit.valid_until.is_none_or(|u| today <= u);
-            let caller = |dept: &str| PolicyCaller {
+            let caller = |dept: &str| Party {
                 city: city.into(),
                 department: dept.to_string(),
             };

@@ -28,7 +28,7 @@ use super::problem::ApiError;
 use super::service::{check_media_type, discard_body, read_body, Connection};
 use super::web::{self, Asset};
 use crate::licence::Verdict;
-use crate::policy::filter::mask_text;
+use crate::policy::mask::mask_text;
 use crate::policy::model::MaskMethod;
 
 /// The desk's page.
@@ -222,7 +222,7 @@ fn render(
 /// The page for a certificate the desk cannot serve (401 without one, 403 for one that does
 /// not name a department of its city).
 fn refused(e: &ApiError) -> Response<Full<Bytes>> {
-    let status = super::problem::classify(e).0;
+    let status = super::problem::classify(e).status;
     web::page(status, page::refused(status, &e.to_string()), web::DESK_CSP)
 }
 
@@ -294,7 +294,7 @@ fn percent_decode(text: &[u8]) -> Vec<u8> {
 
 /// The verdict as the desk may show it: the holder's id masked as `id_number` (first 6 and last
 /// 4 characters) everywhere, messages included, so the page cannot hold it in full.
-pub(super) fn sanitize(mut verdict: Verdict, key: &crate::policy::filter::MaskKey) -> Verdict {
+pub(super) fn sanitize(mut verdict: Verdict, key: &crate::policy::mask::MaskKey) -> Verdict {
     let Some(id) = verdict.holder.as_mut().and_then(|h| h.id.take()) else {
         return verdict;
     };
@@ -315,7 +315,7 @@ mod tests {
     use super::*;
     use crate::licence::verdict::{Finding, HolderInfo};
     use crate::licence::Code;
-    use crate::policy::filter::MaskKey;
+    use crate::policy::mask::MaskKey;
 
     #[test]
     fn form_values_are_decoded() {

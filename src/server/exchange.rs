@@ -1,26 +1,30 @@
-//! `ANY /v1/exchange/{item}/{path…}` (contract sections 4 and 5): the policy decision, the
-//! forward to the item's upstream, response filtering and masking, and the audit record that is
-//! written before any answer leaves.
+//! `ANY /v1/exchange/{item}/{path…}` (contract sections 4 and 5) in three stages that return
+//! values: `authorise` (path, purpose, subject licence, policy decision, rate limit), `forward`
+//! (the request to the item's upstream and its answer) and `answer` (that answer filtered and
+//! masked by the decision's field plan). What the audit record needs gathers in a `Trail`, from
+//! which [`handle`] writes the record before any answer leaves.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::{Bytes, Incoming};
+use http_body_util::{Full, Limited};
+use hyper::body::{Body, Bytes, Incoming};
 use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::http::request::Parts;
 use hyper::{HeaderMap, Request, Response, StatusCode};
-use serde_json::Value;
 
 use super::caller::{Caller, CALLER_HEADERS};
-use super::problem::ApiError;
+use super::problem::{classify, ApiError};
 use super::request_id::X_REQUEST_ID;
-use super::state::State;
-use crate::audit::{self, PersonalId, Record};
+use super::service::discard_body;
+use super::state::{Snapshot, State};
+use super::upstream::{Answer, CallError, UpstreamBody};
+use crate::audit::{self, Outcome, PersonalId, Record};
 use crate::licence::jws::truncate;
-use crate::policy::decide::{Decision, DenyReason};
-use crate::policy::filter::{filter, FilterReport};
-use crate::policy::model::Caller as PolicyCaller;
-use crate::policy::{today_cst, Request as PolicyRequest};
+use crate::policy::decide::{decide, AccessRequest, Decision, DenyReason};
+use crate::policy::filter::filter;
+use crate::policy::plan::{FieldPlan, FieldReport};
+use crate::policy::{today_cst, Item, Party};
 
 /// Route prefix of the data exchange.
 pub const EXCHANGE_PREFIX: &str = "/v1/exchange/";
@@ -41,13 +45,6 @@ const DROPPED_HEADERS: [&str; 11] = [
     "x-request-id",
 ];
 
-/// What an exchange came to, for the audit record and metrics.
-struct Outcome {
-    item_known: bool,
-    rules: Vec<String>,
-    report: FilterReport,
-}
-
 /// Answers one exchange request. Every path out writes its audit record first; if that write
 /// fails, the answer is a 500 (503 in a cluster) and no data leaves.
 pub async fn handle(
@@ -57,76 +54,41 @@ pub async fn handle(
     request_id: &str,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     let started = Instant::now();
-    let raw_path = req.uri().path().to_owned();
-    let purpose = header_text(req.headers(), X_PURPOSE).filter(|p| !p.trim().is_empty());
-    let mut outcome = Outcome {
-        item_known: false,
-        rules: Vec::new(),
-        report: FilterReport::default(),
-    };
-    let mut subject = None;
     let (parts, body) = req.into_parts();
-    let mut body = Some(body);
-    let (item_id, result) = match split_path(&raw_path) {
-        Ok((item_id, rest)) => {
-            let result = exchange(
-                state,
-                &parts,
-                &mut body,
-                caller,
-                request_id,
-                &item_id,
-                &rest,
-                purpose.as_deref(),
-                &mut outcome,
-                &mut subject,
-            )
-            .await;
-            (item_id, result)
-        }
-        Err(e) => (String::new(), Err(e)),
-    };
-    // an answer given before the body was forwarded: read and drop it first, so that clients
-    // that send the whole body before reading see the answer rather than a reset connection
-    if let Some(unread) = body.take() {
-        super::service::discard_body(unread, state.config.limits.max_body_bytes).await;
-    }
-    let (status, decision, error_code) = match &result {
-        Ok(r) => (r.status(), audit::Decision::Permit, None),
+    let snapshot = state.snapshot();
+    let (trail, permitted) = authorise(state, &snapshot, &parts, caller).await;
+    let (trail, result) = match permitted {
         Err(e) => {
-            let (status, code, _) = super::problem::classify(e);
-            let refused = matches!(
-                e,
-                ApiError::Denied(_)
-                    | ApiError::UnknownItem(_)
-                    | ApiError::ItemMethodNotAllowed { .. }
-                    | ApiError::RateLimited { .. }
-            );
-            (
-                status,
-                if refused {
-                    audit::Decision::Deny
-                } else {
-                    audit::Decision::Error
-                },
-                Some(code),
-            )
+            // answered before the body was forwarded: read and drop it first, so that clients
+            // that send the whole body before reading see the answer, not a reset connection
+            discard_body(body, state.config.limits.max_body_bytes).await;
+            (trail, Err(e))
+        }
+        Ok(permitted) => {
+            let result = match forward(state, &permitted, &parts, body, caller, request_id).await {
+                Ok(upstream) => answer(state, &permitted, upstream, request_id),
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok((response, report)) => {
+                    (trail.with_fields(permitted.fields, report), Ok(response))
+                }
+                Err(e) => (trail, Err(e)),
+            }
         }
     };
-    let label = if outcome.item_known {
-        item_id.as_str()
-    } else {
-        "unknown"
+    let (status, outcome, code) = match &result {
+        Ok(response) => (response.status(), Outcome::Permit, None),
+        Err(e) => {
+            let class = classify(e);
+            (class.status, class.outcome, Some(class.code))
+        }
     };
-    let metric_decision = match decision {
-        audit::Decision::Permit => "permit",
-        audit::Decision::Deny => "deny",
-        _ => "error",
-    };
+    let label = if trail.known { &trail.item } else { "unknown" };
     state
         .metrics
         .exchange_requests
-        .with_label_values(&[label, &caller.city, metric_decision])
+        .with_label_values(&[label, &caller.city, outcome.as_str()])
         .inc();
     state
         .metrics
@@ -134,38 +96,183 @@ pub async fn handle(
         .observe(started.elapsed().as_secs_f64());
     let mut record = Record::exchange(
         request_id,
-        audit::Caller::new(
+        audit::CallerId::new(
             caller.city.clone(),
             caller.department.clone(),
             caller.org.clone(),
         ),
-        if outcome.item_known {
-            item_id.clone()
-        } else {
-            truncate(&item_id)
-        },
-        purpose.as_deref().map(truncate).unwrap_or_default(),
-        decision,
+        trail.item,
+        trail.purpose,
+        outcome,
     )
-    .rules(outcome.rules.clone())
-    .fields(
-        outcome.report.returned.iter().cloned(),
-        outcome.report.masked.iter().cloned(),
-    )
+    .rules(trail.rules)
     .status(status.as_u16())
     .latency_ms(started.elapsed().as_millis() as u64);
-    if let Some(code) = error_code {
+    if let Some((plan, report)) = &trail.fields {
+        let (returned, masked) = plan.names(report);
+        record = record.fields(returned, masked);
+    }
+    if let Some(code) = code {
         record = record.error_code(code);
     }
-    if let Some(s) = subject {
-        record = record.subject(s);
+    if let Some(subject) = trail.subject {
+        record = record.subject(subject);
     }
     state.audit(&record).await?;
     result
 }
 
+/// What the audit record of an exchange says besides its outcome, gathered stage by stage.
+#[derive(Default)]
+struct Trail {
+    /// The item id asked for (cut short when no policy defines it).
+    item: String,
+    /// Whether a policy defines the item (else the metric label is `unknown`).
+    known: bool,
+    /// `X-Purpose`, cut short.
+    purpose: String,
+    /// The rules that determined the decision.
+    rules: Vec<String>,
+    /// The subject licence's holder, keyed-hashed.
+    subject: Option<PersonalId>,
+    /// What the answer returned, by the plan that filtered it.
+    fields: Option<(Arc<FieldPlan>, FieldReport)>,
+}
+
+impl Trail {
+    fn with_fields(self, plan: Arc<FieldPlan>, report: FieldReport) -> Self {
+        Self {
+            fields: Some((plan, report)),
+            ..self
+        }
+    }
+}
+
+/// An exchange the policy permits.
+struct Permitted<'s> {
+    item: &'s Item,
+    /// The path after the item, forwarded.
+    rest: String,
+    purpose: String,
+    fields: Arc<FieldPlan>,
+}
+
+/// The first stage: the path, the purpose, the subject licence, the decision and the rate limit;
+/// the trail says what was found whatever the result.
+async fn authorise<'s>(
+    state: &State,
+    snapshot: &'s Snapshot,
+    parts: &Parts,
+    caller: &Caller,
+) -> (Trail, Result<Permitted<'s>, ApiError>) {
+    let purpose = header_text(&parts.headers, X_PURPOSE).filter(|p| !p.trim().is_empty());
+    let mut trail = Trail {
+        purpose: purpose.as_deref().map(truncate).unwrap_or_default(),
+        ..Trail::default()
+    };
+    let (item_id, rest) = match split_path(parts.uri.path()) {
+        Ok(split) => split,
+        Err(e) => return (trail, Err(e)),
+    };
+    let item = snapshot.policies.item(item_id);
+    trail.known = item.is_some();
+    trail.item = if trail.known {
+        item_id.to_owned()
+    } else {
+        truncate(item_id)
+    };
+    let Some(purpose) = purpose else {
+        return (trail, Err(ApiError::MissingPurpose));
+    };
+    // the subject's licence, verified for the caller's city (through the verdict cache), on
+    // this task as for `POST /v1/licences/verify`
+    let licence = header_text(&parts.headers, X_SUBJECT_LICENCE).and_then(|jws| {
+        let verdict = state.verify_cached(jws.trim().as_bytes(), &caller.city);
+        if let Some(id) = verdict.holder.as_ref().and_then(|h| h.id.as_deref()) {
+            trail.subject = Some(state.audit_key.personal_id(id));
+        }
+        verdict.valid.then_some(verdict.ltype).flatten()
+    });
+    let method = parts.method.as_str();
+    let Some(item) = item else {
+        let unknown = denial(DenyReason::UnknownItem, &trail.item, &[], method);
+        return (trail, Err(unknown));
+    };
+    let decision = decide(
+        item,
+        &AccessRequest {
+            caller: &Party {
+                city: caller.city.clone(),
+                department: caller.department.clone(),
+            },
+            item: item_id,
+            method,
+            purpose: &purpose,
+            today: today_cst(state.clock.now()),
+            licence: licence.as_deref(),
+        },
+    );
+    let (fields, rate) = match decision {
+        Decision::Deny { reason, rules } => {
+            trail.rules = rules;
+            return (trail, Err(denial(reason, item_id, &item.methods, method)));
+        }
+        Decision::Permit {
+            rules,
+            fields,
+            rate,
+        } => {
+            trail.rules = rules;
+            (fields, rate)
+        }
+    };
+    if let Some(rate) = rate {
+        if let Err(e) = state.limit(&caller.org, item_id, rate).await {
+            return (trail, Err(e));
+        }
+    }
+    let permitted = Permitted {
+        item,
+        rest: rest.to_owned(),
+        purpose,
+        fields,
+    };
+    (trail, Ok(permitted))
+}
+
+/// The problem for a policy's refusal of item `item` (whose methods are `methods`).
+fn denial(reason: DenyReason, item: &str, methods: &[String], method: &str) -> ApiError {
+    let (detail, allow) = match reason {
+        DenyReason::UnknownItem => (format!("no service item `{item}`"), None),
+        DenyReason::MethodNotAllowed => {
+            let allowed = methods.join(", ");
+            (
+                format!("`{method}` is not a method of this item; use {allowed}"),
+                Some(allowed),
+            )
+        }
+        DenyReason::ForbiddenByPolicy => (
+            "a policy rule forbids this caller this item".to_owned(),
+            None,
+        ),
+        DenyReason::LicenceRequired => (
+            "a verified licence of the data subject is required (`X-Subject-Licence`)".to_owned(),
+            None,
+        ),
+        DenyReason::NoMatchingPermit => (
+            "no policy rule permits this caller this item for this purpose".to_owned(),
+            None,
+        ),
+    };
+    ApiError::Denied {
+        reason,
+        detail,
+        allow,
+    }
+}
+
 /// `item` and the rest of the path; refuses traversal and encoded separators (never forwarded).
-fn split_path(path: &str) -> Result<(String, String), ApiError> {
+fn split_path(path: &str) -> Result<(&str, &str), ApiError> {
     let tail = path.strip_prefix(EXCHANGE_PREFIX).unwrap_or_default();
     let (item, rest) = tail.split_once('/').unwrap_or((tail, ""));
     let bad = |why: &str| ApiError::BadPath(format!("`{}`: {why}", truncate(path)));
@@ -190,164 +297,101 @@ fn split_path(path: &str) -> Result<(String, String), ApiError> {
     if rest.contains("//") {
         return Err(bad("empty path segments are not allowed"));
     }
-    Ok((item.to_owned(), rest.to_owned()))
+    Ok((item, rest))
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn exchange(
-    state: &Arc<State>,
-    parts: &hyper::http::request::Parts,
-    body: &mut Option<Incoming>,
+/// The second stage: the request to the item's upstream, with the caller's headers from its
+/// certificate, and the answer read whole (at most `max_response_bytes`).
+async fn forward(
+    state: &State,
+    permitted: &Permitted<'_>,
+    parts: &Parts,
+    body: Incoming,
     caller: &Caller,
     request_id: &str,
-    item_id: &str,
-    rest: &str,
-    purpose: Option<&str>,
-    outcome: &mut Outcome,
-    subject: &mut Option<PersonalId>,
-) -> Result<Response<Full<Bytes>>, ApiError> {
-    let snapshot = state.snapshot();
-    let item = snapshot.policies.item(item_id);
-    outcome.item_known = item.is_some();
-    let Some(purpose) = purpose else {
-        return Err(ApiError::MissingPurpose);
-    };
-    // the subject's licence, verified for the caller's city (through the verdict cache)
-    let licence_type = match header_text(&parts.headers, X_SUBJECT_LICENCE) {
-        Some(jws) => {
-            // one verification, on this task as for `POST /v1/licences/verify`
-            let verdict = state.verify_cached(jws.trim().as_bytes(), &caller.city);
-            if let Some(id) = verdict.holder.as_ref().and_then(|h| h.id.as_deref()) {
-                *subject = Some(state.audit_key.personal_id(id));
-            }
-            if verdict.valid {
-                verdict.ltype
-            } else {
-                None
-            }
-        }
-        None => None,
-    };
-    let policy_caller = PolicyCaller {
-        city: caller.city.clone(),
-        department: caller.department.clone(),
-    };
-    let method = parts.method.as_str().to_owned();
-    let decision = snapshot.policies.decide(&PolicyRequest {
-        caller: &policy_caller,
-        item: item_id,
-        method: &method,
-        purpose,
-        today: today_cst(state.clock.now()),
-        licence: licence_type.as_deref(),
-    });
-    let (grant, rate) = match decision {
-        Decision::Deny { reason, rules } => {
-            outcome.rules = rules;
-            return Err(match reason {
-                DenyReason::UnknownItem => ApiError::UnknownItem(truncate(item_id)),
-                DenyReason::MethodNotAllowed => ApiError::ItemMethodNotAllowed {
-                    method,
-                    allowed: item.map(|i| i.methods.join(", ")).unwrap_or_default(),
-                },
-                other => ApiError::Denied(other),
-            });
-        }
-        Decision::Permit { rules, grant, rate } => {
-            outcome.rules = rules;
-            (grant, rate)
-        }
-    };
-    let Some(item) = item else {
-        return Err(ApiError::UnknownItem(truncate(item_id)));
-    };
-    if let Some(rate) = rate {
-        state.limit(&caller.org, item_id, rate).await?;
-    }
-    let upstream = state.upstreams.get(&item.upstream).ok_or_else(|| {
-        ApiError::UpstreamError(format!("upstream `{}` is not configured", item.upstream))
-    })?;
-    let uri = upstream
-        .uri(rest, parts.uri.query())
-        .map_err(ApiError::BadPath)?;
+) -> Result<Answer, ApiError> {
     let limit = state.config.limits.max_body_bytes;
-    if content_length(&parts.headers).is_some_and(|n| n > limit as u64) {
-        return Err(ApiError::BodyTooLarge { limit });
-    }
-    let body = body
-        .take()
-        .ok_or_else(|| ApiError::Internal("the request body was already taken".into()))?;
-    let mut upstream_req = Request::builder().method(parts.method.clone()).uri(uri);
-    if let Some(headers) = upstream_req.headers_mut() {
-        for (name, value) in &parts.headers {
-            let n = name.as_str();
-            if !DROPPED_HEADERS.contains(&n) && !CALLER_HEADERS.contains(&n) {
-                headers.append(name.clone(), value.clone());
-            }
-        }
-        for (name, value) in caller.upstream_headers() {
-            headers.insert(name, value.clone());
-        }
-        let mut set = |name: &'static str, value: &str| {
-            if let Ok(v) = HeaderValue::from_str(value) {
-                headers.insert(HeaderName::from_static(name), v);
-            }
-        };
-        set(X_PURPOSE, purpose);
-        set("x-request-id", request_id);
-    }
-    let body = Limited::new(body, limit)
-        .map_err(|e| e as Box<dyn std::error::Error + Send + Sync>)
-        .boxed();
-    let upstream_req = upstream_req
-        .body(body)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let item_label = item.id.clone();
-    let upstream_error = |kind: &str| {
-        state
-            .metrics
-            .upstream_errors
-            .with_label_values(&[&item_label, kind])
-            .inc()
-    };
-    let max_response = state.config.limits.max_response_bytes;
-    let call = async {
-        let response = upstream.client.request(upstream_req).await?;
-        let (parts, body) = response.into_parts();
-        let bytes = Limited::new(body, max_response)
-            .collect()
-            .await
-            .map(|c| c.to_bytes());
-        Ok::<_, hyper_util::client::legacy::Error>((parts, bytes))
-    };
-    let (parts, bytes) = match tokio::time::timeout(upstream.timeout, call).await {
-        Err(_) => {
-            upstream_error("timeout");
-            return Err(ApiError::UpstreamTimeout(
-                upstream.timeout.as_millis() as u64
-            ));
-        }
-        Ok(Err(e)) => {
-            if source_is_limit(&e) {
+    let item = permitted.item;
+    let prepared = state
+        .upstreams
+        .get(&item.upstream)
+        .ok_or_else(|| {
+            ApiError::UpstreamError(format!("upstream `{}` is not configured", item.upstream))
+        })
+        .and_then(|upstream| {
+            let target = upstream
+                .target(&permitted.rest, parts.uri.query())
+                .map_err(ApiError::BadPath)?;
+            if content_length(&parts.headers).is_some_and(|n| n > limit as u64) {
                 return Err(ApiError::BodyTooLarge { limit });
             }
-            upstream_error("connect");
-            return Err(ApiError::UpstreamError(format!(
-                "the upstream did not answer: {e}"
-            )));
+            Ok((upstream, target))
+        });
+    let (upstream, target) = match prepared {
+        Ok(prepared) => prepared,
+        Err(e) => {
+            discard_body(body, limit).await;
+            return Err(e);
         }
-        Ok(Ok(x)) => x,
     };
-    let bytes = bytes.map_err(|e| {
-        let kind = if e.is::<http_body_util::LengthLimitError>() {
-            "too_large"
-        } else {
-            "body"
+    let body = if body.is_end_stream() {
+        UpstreamBody::Empty
+    } else {
+        UpstreamBody::Streamed(Limited::new(body, limit))
+    };
+    let mut req = Request::new(body);
+    *req.method_mut() = parts.method.clone();
+    *req.uri_mut() = target;
+    let headers = req.headers_mut();
+    headers.reserve(parts.headers.len() + CALLER_HEADERS.len() + 2);
+    for (name, value) in &parts.headers {
+        let n = name.as_str();
+        if !DROPPED_HEADERS.contains(&n) && !CALLER_HEADERS.contains(&n) {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    for (name, value) in caller.upstream_headers() {
+        headers.insert(name, value.clone());
+    }
+    for (name, value) in [
+        (X_PURPOSE, permitted.purpose.as_str()),
+        (X_REQUEST_ID, request_id),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            headers.insert(HeaderName::from_static(name), v);
+        }
+    }
+    let max_response = state.config.limits.max_response_bytes;
+    upstream.call(req, max_response).await.map_err(|e| {
+        let kind = match &e {
+            CallError::BodyTooLarge => return ApiError::BodyTooLarge { limit },
+            CallError::Timeout(t) => {
+                upstream_failed(state, item, "timeout");
+                return ApiError::UpstreamTimeout(t.as_millis() as u64);
+            }
+            CallError::Connect(_) | CallError::Http(_) => "connect",
+            CallError::AnswerTooLarge(_) => "too_large",
+            CallError::Body(_) => "body",
         };
-        upstream_error(kind);
-        ApiError::UpstreamError(format!("the upstream response could not be read ({kind})"))
-    })?;
-    let is_json = parts
+        upstream_failed(state, item, kind);
+        match kind {
+            "connect" => ApiError::UpstreamError(format!("the upstream did not answer: {e}")),
+            _ => {
+                ApiError::UpstreamError(format!("the upstream response could not be read ({kind})"))
+            }
+        }
+    })
+}
+
+/// The third stage: the upstream's JSON answer filtered and masked by the decision's plan.
+fn answer(
+    state: &State,
+    permitted: &Permitted<'_>,
+    upstream: Answer,
+    request_id: &str,
+) -> Result<(Response<Full<Bytes>>, FieldReport), ApiError> {
+    let is_json = upstream
+        .parts
         .headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -362,29 +406,37 @@ async fn exchange(
             t == "application/json" || (t.starts_with("application/") && t.ends_with("+json"))
         });
     if !is_json {
-        upstream_error("not_json");
+        upstream_failed(state, permitted.item, "not_json");
         return Err(ApiError::UpstreamError(
             "the upstream answered with something other than JSON".into(),
         ));
     }
-    let value: Value = serde_json::from_slice(&bytes).map_err(|_| {
-        upstream_error("bad_json");
-        ApiError::UpstreamError("the upstream answered with invalid JSON".into())
-    })?;
-    let (filtered, report) = filter(&value, &grant, &state.mask_key);
-    outcome.report = report;
-    let body = serde_json::to_vec(&filtered).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let status = if parts.status.is_informational() {
+    let (body, report) =
+        filter(&upstream.body, &permitted.fields, &state.mask_key).map_err(|_| {
+            upstream_failed(state, permitted.item, "bad_json");
+            ApiError::UpstreamError("the upstream answered with invalid JSON".into())
+        })?;
+    let status = if upstream.parts.status.is_informational() {
         StatusCode::BAD_GATEWAY
     } else {
-        parts.status
+        upstream.parts.status
     };
-    Response::builder()
+    let response = Response::builder()
         .status(status)
         .header(CONTENT_TYPE, "application/json")
         .header(X_REQUEST_ID, request_id)
         .body(Full::new(Bytes::from(body)))
-        .map_err(|e| ApiError::Internal(e.to_string()))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok((response, report))
+}
+
+/// Counts an upstream failure of `kind` for `item`.
+fn upstream_failed(state: &State, item: &Item, kind: &str) {
+    state
+        .metrics
+        .upstream_errors
+        .with_label_values(&[&item.id, kind])
+        .inc();
 }
 
 fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -401,17 +453,6 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-fn source_is_limit(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if err.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        cur = err.source();
-    }
-    false
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -420,12 +461,9 @@ mod tests {
     fn paths_that_could_escape_are_refused() {
         assert_eq!(
             split_path("/v1/exchange/HPF/accounts/42").unwrap(),
-            ("HPF".into(), "accounts/42".into())
+            ("HPF", "accounts/42")
         );
-        assert_eq!(
-            split_path("/v1/exchange/HPF").unwrap(),
-            ("HPF".into(), String::new())
-        );
+        assert_eq!(split_path("/v1/exchange/HPF").unwrap(), ("HPF", ""));
         for bad in [
             "/v1/exchange/HPF/../admin",
             "/v1/exchange/HPF/./x",

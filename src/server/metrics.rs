@@ -24,7 +24,7 @@ pub struct Metrics {
     pub open_connections: IntGauge,
     /// Our extension: verdicts in the cache, set when `/metrics` is read.
     pub cache_entries: IntGauge,
-    /// For the data exchange (another issue); registered so dashboards can be built now.
+    /// The data exchange (contract section 7).
     pub exchange_requests: IntCounterVec,
     pub exchange_request_duration: Histogram,
     pub upstream_errors: IntCounterVec,

@@ -1,10 +1,11 @@
-//! Errors of the HTTP API and the one place they become a status and a problem document
-//! (RFC 9457, contract section 5).
+//! Errors of the HTTP API and the one place they become a status, a problem document
+//! (RFC 9457, contract section 5) and, for an exchange, the audit `decision` and metric label.
 
 use hyper::StatusCode;
-
-use crate::policy::decide::DenyReason;
 use serde::Serialize;
+
+use crate::audit::Outcome;
+use crate::policy::decide::DenyReason;
 
 /// Everything a `/v1` request can fail with (admin routes answer plainly).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -35,13 +36,14 @@ pub enum ApiError {
     MissingPurpose,
     #[error("bad path {0}")]
     BadPath(String),
-    #[error("no service item `{0}`")]
-    UnknownItem(String),
-    #[error("`{method}` is not a method of this item; use {allowed}")]
-    ItemMethodNotAllowed { method: String, allowed: String },
-    /// The policy refused (forbid, no permit, licence required).
-    #[error("{}", denial_text(*.0))]
-    Denied(DenyReason),
+    /// The policy refused the exchange (contract section 4). `detail` names the item or method
+    /// where that helps; `allow` is the item's methods for `Allow` when the method is refused.
+    #[error("{detail}")]
+    Denied {
+        reason: DenyReason,
+        detail: String,
+        allow: Option<String>,
+    },
     #[error("rate limit reached; retry after {retry_after} s")]
     RateLimited { retry_after: u64 },
     #[error("{0}")]
@@ -56,107 +58,109 @@ pub enum ApiError {
     Internal(String),
 }
 
-fn denial_text(reason: DenyReason) -> &'static str {
-    match reason {
-        DenyReason::ForbiddenByPolicy => "a policy rule forbids this caller this item",
-        DenyReason::LicenceRequired => {
-            "a verified licence of the data subject is required (`X-Subject-Licence`)"
-        }
-        _ => "no policy rule permits this caller this item for this purpose",
-    }
+/// How an error shows outside: its status, problem `code` and `title`, and the audit `decision`
+/// (also the metric label) of an exchange that ends in it: `deny` when the policy or its rate
+/// limit refused, `error` otherwise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Class {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub title: &'static str,
+    pub outcome: Outcome,
 }
 
-/// Status, problem `code` and `title` of an error: the only mapping to the outside.
-pub fn classify(err: &ApiError) -> (StatusCode, &'static str, &'static str) {
+/// The only mapping of an error to the outside.
+pub fn classify(err: &ApiError) -> Class {
+    let class = |status, code, title, outcome| Class {
+        status,
+        code,
+        title,
+        outcome,
+    };
+    use Outcome::{Deny, Error};
     match err {
-        ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST", "Bad request"),
-        ApiError::NoClientCert { .. } => (
+        ApiError::BadRequest(_) => {
+            class(StatusCode::BAD_REQUEST, "BAD_REQUEST", "Bad request", Error)
+        }
+        ApiError::NoClientCert { .. } => class(
             StatusCode::UNAUTHORIZED,
             "NO_CLIENT_CERT",
             "Client certificate required",
+            Error,
         ),
-        ApiError::CallerNotTrusted(_) => (
+        ApiError::CallerNotTrusted(_) => class(
             StatusCode::FORBIDDEN,
             "CALLER_NOT_TRUSTED",
             "Client certificate not accepted for its city",
+            Error,
         ),
-        ApiError::NotFound { .. } => (StatusCode::NOT_FOUND, "NOT_FOUND", "Not found"),
-        ApiError::MethodNotAllowed { .. } => (
+        ApiError::NotFound { .. } => class(StatusCode::NOT_FOUND, "NOT_FOUND", "Not found", Error),
+        ApiError::MethodNotAllowed { .. } => class(
             StatusCode::METHOD_NOT_ALLOWED,
             "METHOD_NOT_ALLOWED",
             "Method not allowed",
+            Error,
         ),
-        ApiError::BodyTooLarge { .. } | ApiError::BatchTooLarge { .. } => (
+        ApiError::BodyTooLarge { .. } | ApiError::BatchTooLarge { .. } => class(
             StatusCode::PAYLOAD_TOO_LARGE,
             "BODY_TOO_LARGE",
             "Request body too large",
+            Error,
         ),
-        ApiError::UnsupportedMediaType { .. } => (
+        ApiError::UnsupportedMediaType { .. } => class(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "UNSUPPORTED_MEDIA_TYPE",
             "Unsupported media type",
+            Error,
         ),
-        ApiError::MissingPurpose => (
+        ApiError::MissingPurpose => class(
             StatusCode::BAD_REQUEST,
             "MISSING_PURPOSE",
             "Purpose required",
+            Error,
         ),
-        ApiError::BadPath(_) => (StatusCode::BAD_REQUEST, "BAD_PATH", "Bad path"),
-        ApiError::UnknownItem(_) => (
-            StatusCode::NOT_FOUND,
-            "UNKNOWN_ITEM",
-            "Unknown service item",
-        ),
-        ApiError::ItemMethodNotAllowed { .. } => (
-            StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
-            "Method not allowed",
-        ),
-        ApiError::Denied(DenyReason::ForbiddenByPolicy) => (
-            StatusCode::FORBIDDEN,
-            "FORBIDDEN_BY_POLICY",
-            "Forbidden by policy",
-        ),
-        ApiError::Denied(DenyReason::LicenceRequired) => (
-            StatusCode::FORBIDDEN,
-            "LICENCE_REQUIRED",
-            "Subject licence required",
-        ),
-        ApiError::Denied(DenyReason::UnknownItem) => (
-            StatusCode::NOT_FOUND,
-            "UNKNOWN_ITEM",
-            "Unknown service item",
-        ),
-        ApiError::Denied(DenyReason::MethodNotAllowed) => (
-            StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
-            "Method not allowed",
-        ),
-        ApiError::Denied(DenyReason::NoMatchingPermit) => (
-            StatusCode::FORBIDDEN,
-            "NO_MATCHING_PERMIT",
-            "No matching permit",
-        ),
-        ApiError::RateLimited { .. } => (
+        ApiError::BadPath(_) => class(StatusCode::BAD_REQUEST, "BAD_PATH", "Bad path", Error),
+        ApiError::Denied { reason, .. } => {
+            let (status, title) = match reason {
+                DenyReason::UnknownItem => (StatusCode::NOT_FOUND, "Unknown service item"),
+                DenyReason::MethodNotAllowed => {
+                    (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
+                }
+                DenyReason::ForbiddenByPolicy => (StatusCode::FORBIDDEN, "Forbidden by policy"),
+                DenyReason::LicenceRequired => (StatusCode::FORBIDDEN, "Subject licence required"),
+                DenyReason::NoMatchingPermit => (StatusCode::FORBIDDEN, "No matching permit"),
+            };
+            class(status, reason.code(), title, Deny)
+        }
+        ApiError::RateLimited { .. } => class(
             StatusCode::TOO_MANY_REQUESTS,
             "RATE_LIMITED",
             "Rate limit reached",
+            Deny,
         ),
-        ApiError::UpstreamError(_) => (StatusCode::BAD_GATEWAY, "UPSTREAM_ERROR", "Upstream error"),
-        ApiError::UpstreamTimeout(_) => (
+        ApiError::UpstreamError(_) => class(
+            StatusCode::BAD_GATEWAY,
+            "UPSTREAM_ERROR",
+            "Upstream error",
+            Error,
+        ),
+        ApiError::UpstreamTimeout(_) => class(
             StatusCode::GATEWAY_TIMEOUT,
             "UPSTREAM_TIMEOUT",
             "Upstream timeout",
+            Error,
         ),
-        ApiError::AuditUnavailable(_) => (
+        ApiError::AuditUnavailable(_) => class(
             StatusCode::SERVICE_UNAVAILABLE,
             "AUDIT_UNAVAILABLE",
             "Audit unavailable",
+            Error,
         ),
-        ApiError::Internal(_) => (
+        ApiError::Internal(_) => class(
             StatusCode::INTERNAL_SERVER_ERROR,
             "INTERNAL",
             "Internal server error",
+            Error,
         ),
     }
 }
@@ -176,7 +180,12 @@ pub struct Problem<'a> {
 impl ApiError {
     /// The status and the serialized problem document for `request_id`.
     pub fn to_problem(&self, request_id: &str) -> (StatusCode, Vec<u8>) {
-        let (status, code, title) = classify(self);
+        let Class {
+            status,
+            code,
+            title,
+            ..
+        } = classify(self);
         let detail = match self {
             // never echo internals to a caller
             ApiError::Internal(_) => "the request could not be completed".to_owned(),
@@ -204,21 +213,37 @@ impl ApiError {
 mod tests {
     use super::*;
 
+    fn denied(reason: DenyReason) -> ApiError {
+        ApiError::Denied {
+            reason,
+            detail: "x".into(),
+            allow: None,
+        }
+    }
+
     #[test]
-    fn every_variant_maps_to_its_status_and_code() {
+    fn every_variant_maps_to_its_status_code_and_outcome() {
+        use Outcome::{Deny, Error};
         let cases = [
-            (ApiError::BadRequest("x".into()), 400, "BAD_REQUEST"),
+            (ApiError::BadRequest("x".into()), 400, "BAD_REQUEST", Error),
             (
                 ApiError::NoClientCert { path: "/v1".into() },
                 401,
                 "NO_CLIENT_CERT",
+                Error,
             ),
             (
                 ApiError::CallerNotTrusted("x".into()),
                 403,
                 "CALLER_NOT_TRUSTED",
+                Error,
             ),
-            (ApiError::NotFound { path: "/".into() }, 404, "NOT_FOUND"),
+            (
+                ApiError::NotFound { path: "/".into() },
+                404,
+                "NOT_FOUND",
+                Error,
+            ),
             (
                 ApiError::MethodNotAllowed {
                     method: "GET".into(),
@@ -227,12 +252,19 @@ mod tests {
                 },
                 405,
                 "METHOD_NOT_ALLOWED",
+                Error,
             ),
-            (ApiError::BodyTooLarge { limit: 1 }, 413, "BODY_TOO_LARGE"),
+            (
+                ApiError::BodyTooLarge { limit: 1 },
+                413,
+                "BODY_TOO_LARGE",
+                Error,
+            ),
             (
                 ApiError::BatchTooLarge { len: 2, max: 1 },
                 413,
                 "BODY_TOO_LARGE",
+                Error,
             ),
             (
                 ApiError::UnsupportedMediaType {
@@ -241,64 +273,68 @@ mod tests {
                 },
                 415,
                 "UNSUPPORTED_MEDIA_TYPE",
+                Error,
             ),
-            (ApiError::MissingPurpose, 400, "MISSING_PURPOSE"),
-            (ApiError::BadPath("..".into()), 400, "BAD_PATH"),
-            (ApiError::UnknownItem("X".into()), 404, "UNKNOWN_ITEM"),
+            (ApiError::MissingPurpose, 400, "MISSING_PURPOSE", Error),
+            (ApiError::BadPath("..".into()), 400, "BAD_PATH", Error),
+            (denied(DenyReason::UnknownItem), 404, "UNKNOWN_ITEM", Deny),
             (
-                ApiError::ItemMethodNotAllowed {
-                    method: "PUT".into(),
-                    allowed: "GET".into(),
-                },
+                denied(DenyReason::MethodNotAllowed),
                 405,
                 "METHOD_NOT_ALLOWED",
+                Deny,
             ),
             (
-                ApiError::Denied(DenyReason::ForbiddenByPolicy),
+                denied(DenyReason::ForbiddenByPolicy),
                 403,
                 "FORBIDDEN_BY_POLICY",
+                Deny,
             ),
             (
-                ApiError::Denied(DenyReason::LicenceRequired),
+                denied(DenyReason::LicenceRequired),
                 403,
                 "LICENCE_REQUIRED",
+                Deny,
             ),
             (
-                ApiError::Denied(DenyReason::NoMatchingPermit),
+                denied(DenyReason::NoMatchingPermit),
                 403,
                 "NO_MATCHING_PERMIT",
-            ),
-            (
-                ApiError::Denied(DenyReason::UnknownItem),
-                404,
-                "UNKNOWN_ITEM",
-            ),
-            (
-                ApiError::Denied(DenyReason::MethodNotAllowed),
-                405,
-                "METHOD_NOT_ALLOWED",
+                Deny,
             ),
             (
                 ApiError::RateLimited { retry_after: 3 },
                 429,
                 "RATE_LIMITED",
+                Deny,
             ),
             (
                 ApiError::UpstreamError("down".into()),
                 502,
                 "UPSTREAM_ERROR",
+                Error,
             ),
-            (ApiError::UpstreamTimeout(5000), 504, "UPSTREAM_TIMEOUT"),
-            (ApiError::Internal("boom".into()), 500, "INTERNAL"),
+            (
+                ApiError::UpstreamTimeout(5000),
+                504,
+                "UPSTREAM_TIMEOUT",
+                Error,
+            ),
+            (ApiError::Internal("boom".into()), 500, "INTERNAL", Error),
             (
                 ApiError::AuditUnavailable("db down".into()),
                 503,
                 "AUDIT_UNAVAILABLE",
+                Error,
             ),
         ];
-        for (err, status, code) in cases {
-            let (s, c, _) = classify(&err);
-            assert_eq!((s.as_u16(), c), (status, code), "{err:?}");
+        for (err, status, code, outcome) in cases {
+            let class = classify(&err);
+            assert_eq!(
+                (class.status.as_u16(), class.code, class.outcome),
+                (status, code, outcome),
+                "{err:?}"
+            );
             let (_, body) = err.to_problem("rid-1");
             let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
             assert_eq!(json["status"], status);

@@ -59,9 +59,10 @@ impl Connection {
                     .header(CONTENT_TYPE, "application/problem+json");
                 let r = match &e {
                     ApiError::MethodNotAllowed { allowed, .. } => r.header(ALLOW, *allowed),
-                    ApiError::ItemMethodNotAllowed { allowed, .. } => {
-                        r.header(ALLOW, allowed.as_str())
-                    }
+                    ApiError::Denied {
+                        allow: Some(allowed),
+                        ..
+                    } => r.header(ALLOW, allowed.as_str()),
                     ApiError::RateLimited { retry_after } => r.header(RETRY_AFTER, *retry_after),
                     _ => r,
                 };
@@ -250,7 +251,7 @@ impl Connection {
             .map_err(|e| ApiError::Internal(format!("verification task failed: {e}")))?,
         };
         let latency = started.elapsed().as_millis() as u64;
-        let who = audit::Caller::new(
+        let who = audit::CallerId::new(
             caller.city.clone(),
             caller.department.clone(),
             caller.org.clone(),
@@ -258,9 +259,9 @@ impl Connection {
         let mut records = Vec::with_capacity(verdicts.len());
         for verdict in &verdicts {
             let decision = if verdict.valid {
-                audit::Decision::Valid
+                audit::Outcome::Valid
             } else {
-                audit::Decision::Invalid
+                audit::Outcome::Invalid
             };
             let mut record = Record::licence_verification(
                 request_id,

@@ -31,7 +31,7 @@ use crate::cluster::{self, Cluster};
 use crate::crypto::sha256_of;
 use crate::licence::verify::LoadError;
 use crate::licence::{Verdict, Verifier};
-use crate::policy::filter::MaskKey;
+use crate::policy::mask::MaskKey;
 use crate::policy::model::Rate;
 use crate::policy::rate::RateLimiter;
 use crate::policy::{signing, PolicyError, PolicySet};

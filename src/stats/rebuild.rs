@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::{day_of, day_start, Fact, Figures, Resolver};
 use crate::audit::verify::MAX_LINE_BYTES;
-use crate::audit::{log_files, Decision, Kind};
+use crate::audit::{log_files, Kind, Outcome};
 use crate::policy::model::Day;
 use crate::time::{parse_rfc3339, UnixTime};
 
@@ -38,7 +38,7 @@ struct Line<'a> {
     item: Option<Cow<'a, str>>,
     #[serde(borrow)]
     ltype: Option<Cow<'a, str>>,
-    decision: Decision,
+    decision: Outcome,
 }
 
 #[derive(Deserialize)]
@@ -132,7 +132,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::audit::{AuditLog, AuditOptions, Caller, Record};
+    use crate::audit::{AuditLog, AuditOptions, CallerId, Record};
     use crate::catalog::Catalog;
     use crate::policy::PolicySet;
     use crate::time::Clock;
@@ -167,18 +167,18 @@ mod tests {
             clock: clock.clone(),
             ..AuditOptions::default()
         };
-        let caller = Caller::new("420200", "TAX", "org");
+        let caller = CallerId::new("420200", "TAX", "org");
         let records = [
-            Record::exchange("a", caller.clone(), &item, "P", Decision::Permit),
-            Record::exchange("b", caller.clone(), &item, "P", Decision::Deny),
+            Record::exchange("a", caller.clone(), &item, "P", Outcome::Permit),
+            Record::exchange("b", caller.clone(), &item, "P", Outcome::Deny),
             Record::licence_verification(
                 "c",
                 caller.clone(),
                 Some("ID_CARD".into()),
                 None,
-                Decision::Valid,
+                Outcome::Valid,
             ),
-            Record::licence_verification("d", caller.clone(), None, None, Decision::Invalid),
+            Record::licence_verification("d", caller.clone(), None, None, Outcome::Invalid),
         ];
         let mut expected = Figures::default();
         {

@@ -175,6 +175,7 @@ impl Cert {
     pub fn identity(&self) -> &Identity {
         &self.identity
     }
+
     /// Checks that `issuer` signed this certificate, in the algorithm of the issuer's key.
     pub fn verify_signed_by(&self, issuer: &PublicKey) -> Result<(), SignatureError> {
         let alg = self.sig_alg.ok_or(SignatureError::UnsupportedAlgorithm)?;
