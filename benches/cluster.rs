@@ -162,8 +162,7 @@ async fn exchanges(world: &World) {
 }
 
 async fn measure(world: &World, gw: &Gateway, item: &str, connections: usize) -> Run {
-    let targets = vec![(gw.node.clone(), gw.public())];
-    let load = Load::start(&world.tls, &targets, connections, item, "warm");
+    let load = Load::start(&world.tls, &[gw], connections, item, "warm");
     tokio::time::sleep(WARMUP).await;
     let skip = load.answers().len();
     let pid: u32 = gw.process.pid.parse().unwrap();

@@ -30,13 +30,6 @@ use gateway::{post, send, Pki};
 /// One scenario at a time (each starts a database and several gateways on two cores).
 static SERIAL: Mutex<()> = Mutex::const_new(());
 
-fn targets(gateways: &[&Gateway]) -> Vec<(String, std::net::SocketAddr)> {
-    gateways
-        .iter()
-        .map(|g| (g.node.clone(), g.public()))
-        .collect()
-}
-
 /// Every answer's id appears exactly once in the union of the exported chains.
 fn assert_recorded_once(world: &World, nodes: &[&str], answers: &[Answer]) -> usize {
     let mut seen = std::collections::BTreeMap::new();
@@ -66,21 +59,13 @@ fn assert_recorded_once(world: &World, nodes: &[&str], answers: &[Answer]) -> us
 async fn three_gateways_one_chain_each() {
     let _serial = SERIAL.lock().await;
     let world = World::new().await;
-    let gw1 = world.gateway("gw-1").await;
-    let gw2 = world.gateway("gw-2").await;
-    let gw3 = world.gateway("gw-3").await;
+    let [gw1, gw2, gw3] = world.three().await;
     for g in [&gw1, &gw2, &gw3] {
         assert_eq!(g.ready().await, 200, "{} ready", g.node);
     }
 
     // exchanges spread over the nodes, and a licence verified on each
-    let load = Load::start(
-        &world.tls,
-        &targets(&[&gw1, &gw2, &gw3]),
-        2,
-        QUERY,
-        "spread",
-    );
+    let load = Load::start(&world.tls, &[&gw1, &gw2, &gw3], 2, QUERY, "spread");
     load.until(Duration::from_secs(60), |a| a.len() >= 300)
         .await;
     let spread = load.finish().await;
@@ -157,7 +142,7 @@ async fn three_gateways_one_chain_each() {
     assert_eq!(gw1.ready().await, 200, "the running gw-1 serves on");
 
     // kill -9 of one node under load: nothing answered is lost
-    let load = Load::start(&world.tls, &targets(&[&gw1, &gw2, &gw3]), 2, QUERY, "kill");
+    let load = Load::start(&world.tls, &[&gw1, &gw2, &gw3], 2, QUERY, "kill");
     load.until(Duration::from_secs(60), |a| {
         a.iter().filter(|x| x.node == "gw-2").count() >= 100
     })
@@ -264,14 +249,10 @@ async fn the_rate_limit_holds_across_gateways() {
     // one gateway's bucket over the window: the burst, then one request every 1/rate s
     let single = |elapsed: Duration| rate + elapsed.as_secs_f64() * rate;
 
-    let gws = [
-        world.gateway("gw-1").await,
-        world.gateway("gw-2").await,
-        world.gateway("gw-3").await,
-    ];
+    let gws = world.three().await;
     let load = Load::start(
         &world.tls,
-        &targets(&gws.iter().collect::<Vec<_>>()),
+        &gws.iter().collect::<Vec<_>>(),
         3,
         LIMITED,
         "global",
@@ -311,7 +292,7 @@ async fn the_rate_limit_holds_across_gateways() {
     }
     let load = Load::start(
         &world.tls,
-        &targets(&alone.iter().collect::<Vec<_>>()),
+        &alone.iter().collect::<Vec<_>>(),
         3,
         LIMITED,
         "local",
@@ -348,14 +329,10 @@ fn permitted_in(answers: &[Answer]) -> (usize, Duration) {
 async fn the_database_going_away_and_coming_back() {
     let _serial = SERIAL.lock().await;
     let mut world = World::new().await;
-    let gws = [
-        world.gateway("gw-1").await,
-        world.gateway("gw-2").await,
-        world.gateway("gw-3").await,
-    ];
+    let gws = world.three().await;
     let load = Load::start(
         &world.tls,
-        &targets(&gws.iter().collect::<Vec<_>>()),
+        &gws.iter().collect::<Vec<_>>(),
         2,
         QUERY,
         "outage",

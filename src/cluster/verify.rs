@@ -113,14 +113,7 @@ impl fmt::Display for DbBreak {
 /// Checks every node's chain; the reports are in node order.
 pub async fn verify(database: &Database) -> Result<Vec<NodeReport>, ClusterError> {
     let mut conn = connect(database, "tongban audit verify").await?;
-    let query = |what| {
-        let label = database.label().to_owned();
-        move |source| ClusterError::Query {
-            database: label,
-            what,
-            source,
-        }
-    };
+    let query = |what| query_error(database, what);
     let client = &mut conn.client;
     let mut reports: BTreeMap<String, Checker> = BTreeMap::new();
     // nodes that took a lease but wrote nothing yet
@@ -188,29 +181,22 @@ pub async fn verify(database: &Database) -> Result<Vec<NodeReport>, ClusterError
         )
         .await
         .map_err(query("read the records"))?;
-    loop {
-        let rows = tx
-            .query_portal(&portal, PAGE_ROWS)
-            .await
-            .map_err(query("read the records"))?;
-        if rows.is_empty() {
-            break;
-        }
-        for row in &rows {
-            let node: String = row.get(0);
-            let checker = reports
-                .entry(node.clone())
-                .or_insert_with(|| Checker::new(node.clone()));
-            let forked_prev = |prev: &str| forked.contains(&(node.clone(), prev.to_owned()));
-            checker.row(
-                u64::try_from(row.get::<_, i64>(1)).unwrap_or(0),
-                row.get(2),
-                row.get(3),
-                row.get(4),
-                forked_prev,
-            );
-        }
-    }
+    each_row(&tx, &portal, query("read the records"), |row| {
+        let node: String = row.get(0);
+        let checker = reports
+            .entry(node.clone())
+            .or_insert_with(|| Checker::new(node.clone()));
+        let forked_prev = |prev: &str| forked.contains(&(node.clone(), prev.to_owned()));
+        checker.row(
+            u64::try_from(row.get::<_, i64>(1)).unwrap_or(0),
+            row.get(2),
+            row.get(3),
+            row.get(4),
+            forked_prev,
+        );
+        Ok(())
+    })
+    .await?;
     tx.commit().await.map_err(query("end the read"))?;
     Ok(reports.into_values().map(Checker::finish).collect())
 }
@@ -223,15 +209,7 @@ pub async fn export(
     out: &mut dyn Write,
 ) -> Result<Option<u64>, ClusterError> {
     let mut conn = connect(database, "tongban audit export").await?;
-    let label = database.label().to_owned();
-    let query = |what| {
-        let label = label.clone();
-        move |source| ClusterError::Query {
-            database: label,
-            what,
-            source,
-        }
-    };
+    let query = |what| query_error(database, what);
     let tx = conn.client.transaction().await.map_err(query("begin"))?;
     let portal = tx
         .bind(
@@ -242,21 +220,14 @@ pub async fn export(
         .map_err(query("read the records"))?;
     let mut written = 0u64;
     let io = |e: std::io::Error| ClusterError::Config(format!("cannot write the export: {e}"));
-    loop {
-        let rows = tx
-            .query_portal(&portal, PAGE_ROWS)
-            .await
-            .map_err(query("read the records"))?;
-        if rows.is_empty() {
-            break;
-        }
-        for row in &rows {
-            let line: &str = row.get(0);
-            out.write_all(line.as_bytes()).map_err(io)?;
-            out.write_all(b"\n").map_err(io)?;
-            written += 1;
-        }
-    }
+    each_row(&tx, &portal, query("read the records"), |row| {
+        let line: &str = row.get(0);
+        out.write_all(line.as_bytes()).map_err(io)?;
+        out.write_all(b"\n").map_err(io)?;
+        written += 1;
+        Ok(())
+    })
+    .await?;
     out.flush().map_err(io)?;
     tx.commit().await.map_err(query("end the read"))?;
     Ok((written > 0).then_some(written))
@@ -272,12 +243,36 @@ pub async fn nodes(database: &Database) -> Result<Vec<String>, ClusterError> {
             &[],
         )
         .await
-        .map_err(|source| ClusterError::Query {
-            database: database.label().to_owned(),
-            what: "the nodes",
-            source,
-        })?;
+        .map_err(query_error(database, "the nodes"))?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// A failed query about `what` in `database`.
+fn query_error<'d>(
+    database: &'d Database,
+    what: &'static str,
+) -> impl Fn(tokio_postgres::Error) -> ClusterError + 'd {
+    move |source| ClusterError::Query {
+        database: database.label().to_owned(),
+        what,
+        source,
+    }
+}
+
+/// Calls `each` on every row of `portal`, fetched a page of [`PAGE_ROWS`] at a time.
+async fn each_row(
+    tx: &tokio_postgres::Transaction<'_>,
+    portal: &tokio_postgres::Portal,
+    query: impl Fn(tokio_postgres::Error) -> ClusterError,
+    mut each: impl FnMut(&tokio_postgres::Row) -> Result<(), ClusterError>,
+) -> Result<(), ClusterError> {
+    loop {
+        let rows = tx.query_portal(portal, PAGE_ROWS).await.map_err(&query)?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        rows.iter().try_for_each(&mut each)?;
+    }
 }
 
 async fn connect(
@@ -300,11 +295,7 @@ async fn check_schema(client: &Client, database: &Database) -> Result<(), Cluste
     let row = client
         .query_one("SELECT to_regclass('tongban_audit') IS NOT NULL", &[])
         .await
-        .map_err(|source| ClusterError::Query {
-            database: database.label().to_owned(),
-            what: "the schema",
-            source,
-        })?;
+        .map_err(query_error(database, "the schema"))?;
     if row.get(0) {
         Ok(())
     } else {

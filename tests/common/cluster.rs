@@ -124,6 +124,15 @@ impl World {
         Gateway::spawn(node, &config).await
     }
 
+    /// The cluster's three gateways `gw-1`, `gw-2`, `gw-3`, running.
+    pub async fn three(&self) -> [Gateway; 3] {
+        [
+            self.gateway("gw-1").await,
+            self.gateway("gw-2").await,
+            self.gateway("gw-3").await,
+        ]
+    }
+
     /// `tongban ARGS…` in the work folder.
     pub fn tongban(&self, args: &[&str]) -> std::process::Output {
         std::process::Command::new(env!("CARGO_BIN_EXE_tongban"))
@@ -295,7 +304,7 @@ impl Load {
     /// `{tag}-{node}-{worker}-{n}`.
     pub fn start(
         tls: &TlsConnector,
-        gateways: &[(String, SocketAddr)],
+        gateways: &[&Gateway],
         workers: usize,
         item: &str,
         tag: &str,
@@ -304,10 +313,10 @@ impl Load {
         let answers = Arc::new(Mutex::new(Vec::new()));
         let started = Instant::now();
         let mut tasks = Vec::new();
-        for (node, addr) in gateways {
+        for gateway in gateways {
             for w in 0..workers {
                 let (stop, answers, tls) = (stop.clone(), answers.clone(), tls.clone());
-                let (node, addr, item) = (node.clone(), *addr, item.to_owned());
+                let (node, addr, item) = (gateway.node.clone(), gateway.public(), item.to_owned());
                 let prefix = format!("{tag}-{node}-{w}");
                 tasks.push(tokio::spawn(async move {
                     worker(tls, addr, node, item, prefix, stop, answers, started).await
