@@ -1,5 +1,5 @@
 //! Several gateways on one PostgreSQL (contract section 9), with real `tongban serve` processes
-//! and a private PostgreSQL 15 started by each test (`tests/common/postgres.rs`).
+//! and a private PostgreSQL (15 or newer) started by each test (`tests/common/postgres.rs`).
 //!
 //! The scenarios run one at a time (they share two cores with the gateways they start):
 //! - three gateways: exchanges spread over them, every answered request id once in the exported
@@ -186,7 +186,7 @@ async fn three_gateways_one_chain_each() {
         "SELECT count(*) FROM tongban_audit WHERE node = 'gw-1' AND seq = 5",
     );
     assert_eq!(changed, "1");
-    let refused = std::process::Command::new(postgres::PG_BIN.to_owned() + "/psql")
+    let refused = std::process::Command::new(postgres::bin("psql"))
         .args([
             "-h",
             "127.0.0.1",

@@ -1,7 +1,8 @@
-//! A private PostgreSQL 15 for the tests (Debian package `postgresql`, installed by `.ci/run`):
-//! `initdb` in a temporary folder, a free loopback port, no Unix socket; run as `nobody` through
-//! `setpriv` when the tests run as root (PostgreSQL refuses to), with the data folder given to
-//! it; stopped by its PID (fast shutdown) when dropped.
+//! A private PostgreSQL (15 or newer, Debian package `postgresql`, installed by `.ci/run`; the
+//! newest version under `/usr/lib/postgresql/*/bin`): `initdb` in a temporary folder, a free
+//! loopback port, no Unix socket; run as `nobody` through `setpriv` when the tests run as root
+//! (PostgreSQL refuses to), with the data folder given to it; stopped by its PID (fast
+//! shutdown) when dropped.
 #![allow(dead_code)]
 
 use std::fs::File;
@@ -9,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Where Debian puts PostgreSQL 15's programs.
-pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+/// Where Debian puts each PostgreSQL version's programs.
+const PG_LIB: &str = "/usr/lib/postgresql";
 /// The role and database the gateways use.
 pub const ROLE: &str = "tongban";
 /// The unprivileged account the server runs as under root.
@@ -53,7 +54,7 @@ impl Postgres {
                 "--no-sync",
             ])
             .output()
-            .unwrap_or_else(|e| panic!("initdb ({PG_BIN}; Debian package postgresql): {e}"));
+            .unwrap_or_else(|e| panic!("initdb (Debian package postgresql): {e}"));
         assert!(
             out.status.success(),
             "initdb failed:\n{}{}",
@@ -200,8 +201,28 @@ impl Drop for Postgres {
     }
 }
 
-fn bin(name: &str) -> PathBuf {
-    Path::new(PG_BIN).join(name)
+/// A program of the newest PostgreSQL from 15 on.
+pub fn bin(name: &str) -> PathBuf {
+    let newest = std::fs::read_dir(PG_LIB)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|v| {
+            *v >= 15
+                && Path::new(PG_LIB)
+                    .join(v.to_string())
+                    .join("bin/postgres")
+                    .exists()
+        })
+        .max()
+        .unwrap_or_else(|| {
+            panic!("no PostgreSQL 15 or newer under {PG_LIB} (Debian package postgresql)")
+        });
+    Path::new(PG_LIB)
+        .join(newest.to_string())
+        .join("bin")
+        .join(name)
 }
 
 /// `cmd` as `nobody` when we are root (`setpriv`, which execs: the PID stays the server's).
