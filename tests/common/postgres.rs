@@ -32,7 +32,13 @@ impl Postgres {
 
     /// As [`Postgres::start`], with `key = value` server settings (`-c`).
     pub fn start_with(settings: &[(&str, &str)]) -> Postgres {
-        let dir = tempfile::tempdir().expect("temporary folder");
+        // nobody must be able to reach it: under /tmp whatever TMPDIR says
+        let dir = if is_root() {
+            tempfile::tempdir_in("/tmp")
+        } else {
+            tempfile::tempdir()
+        }
+        .expect("temporary folder");
         let data = dir.path().join("data");
         std::fs::create_dir(&data).unwrap();
         if is_root() {
