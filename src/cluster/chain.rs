@@ -59,9 +59,9 @@ const HEAD: &str = "SELECT seq, hash FROM tongban_audit WHERE node = $1 ORDER BY
 
 /// The last committed record of a chain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Head {
-    pub seq: u64,
-    pub hash: ChainHash,
+struct Head {
+    seq: u64,
+    hash: ChainHash,
 }
 
 impl Head {
