@@ -5,12 +5,17 @@
 //! advisory lock): whoever writes holds the lease, and a lost connection loses both at once.
 //! Requests serialize their records themselves, hand them to the task and wait; the task takes
 //! everything waiting (up to `[cluster] max_batch` records), gives each its `seq`, `ts`, `prev`
-//! and `node`, and commits them in one statement, then answers every waiter. While a commit runs the next batch gathers, so the batch
-//! grows with the load. When the connection is lost the task refuses what waits, marks the node
-//! down (`/readyz` 503, requests refused at once) and reconnects with back-off, taking the lease
-//! again and reading the chain's head back from the database before it writes.
+//! and `node`, commits them in one statement, then answers every waiter. While a commit runs the
+//! next batch gathers, so the batch grows with the load. When the connection is lost the task
+//! refuses what waits, marks the node down (`/readyz` 503, requests refused at once) and
+//! reconnects with back-off, taking the lease again and reading the chain's head back from the
+//! database before it writes.
+//!
+//! [`batch`] builds a batch's rows and counts; [`lease`] takes the lease and reads the head.
 
-use std::collections::BTreeMap;
+mod batch;
+mod lease;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,17 +23,15 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::Statement;
 
+use self::batch::{Entry, Head, Rows, INSERT};
+use self::lease::{lease, lease_timeout, read_head, LeaseError};
 use super::connect::{Connection, Database};
 use super::metrics::{DbMetrics, Op};
 use super::migrate::is_guard;
 use super::ClusterError;
-use crate::audit::record::{format_node_line, line_fields};
-use crate::audit::verify::{ChainHash, MAX_LINE_BYTES};
 use crate::audit::{AuditError, Pending, Record, Sink};
-use crate::crypto::sha256;
 use crate::server::config::ClusterConfig;
-use crate::stats::{day_of, format_day, Fact};
-use crate::time::{format_rfc3339, Clock, SystemClock};
+use crate::time::SystemClock;
 
 /// Longest pause between two attempts to reach the database again.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
@@ -40,36 +43,6 @@ const PING_INTERVAL: Duration = Duration::from_secs(1);
 const LEASE_GRACE: Duration = Duration::from_secs(3);
 /// Requests waiting for the writer at most; beyond, they are refused (memory stays bounded).
 const QUEUE_JOBS: usize = 8192;
-
-/// The records of a batch and their counts, in one statement: it commits as a whole.
-const INSERT: &str = "WITH written AS (
-    INSERT INTO tongban_audit (node, seq, ts, prev, hash, line)
-    SELECT $1, r.seq, r.ts::timestamptz, r.prev, r.hash, r.line
-    FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[], $6::text[])
-        AS r(seq, ts, prev, hash, line)
-)
-INSERT INTO tongban_daily_counts AS c (day, node, kind, decision, caller_city, item, ltype, n)
-SELECT f.day::date, $1, f.kind, f.decision, f.caller_city, f.item, f.ltype, f.n
-FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::int8[])
-    AS f(day, kind, decision, caller_city, item, ltype, n)
-ON CONFLICT (day, node, kind, decision, caller_city, item, ltype)
-    DO UPDATE SET n = c.n + excluded.n";
-
-const HEAD: &str = "SELECT seq, hash FROM tongban_audit WHERE node = $1 ORDER BY seq DESC LIMIT 1";
-
-/// The last committed record of a chain.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Head {
-    seq: u64,
-    hash: ChainHash,
-}
-
-impl Head {
-    const GENESIS: Head = Head {
-        seq: 0,
-        hash: ChainHash::ZERO,
-    };
-}
 
 /// This node's chain: an [`audit::Sink`](Sink) whose appends resolve after their COMMIT.
 pub struct AuditChain {
@@ -89,34 +62,6 @@ struct Shared {
 struct Job {
     entries: Vec<Entry>,
     done: oneshot::Sender<Result<(), AuditError>>,
-}
-
-/// One record as its requester prepared it: its fields serialized (the end of its line) and what
-/// it adds to the day's figures (`day` left to the writer, which gives the record its time).
-struct Entry {
-    fields: Vec<u8>,
-    fact: Option<CountKey>,
-}
-
-impl Entry {
-    fn of(record: &Record) -> Result<Self, AuditError> {
-        let fields = line_fields(record).map_err(|e| AuditError::Format(e.to_string()))?;
-        let fact = Fact::of_record(record).map(|fact| {
-            let (item, ltype) = match fact {
-                Fact::Exchange { item, .. } => (item, ""),
-                Fact::Verification { ltype, .. } => ("", ltype.unwrap_or("")),
-            };
-            CountKey {
-                day: String::new(),
-                kind: record.kind.as_str(),
-                decision: record.decision.as_str(),
-                caller_city: record.caller.city.clone(),
-                item: item.to_owned(),
-                ltype: ltype.to_owned(),
-            }
-        });
-        Ok(Entry { fields, fact })
-    }
 }
 
 impl AuditChain {
@@ -404,7 +349,8 @@ impl Writer {
                 // the schema refused a fork or a gap: someone else wrote this node's chain
                 tracing::error!(
                     node = %node, error = %super::with_source(&e),
-                    "the database refused this node's records as a fork or a gap; reading its head again"
+                    "the database refused this node's records as a fork or a gap; \
+                     reading its head again"
                 );
                 refuse_all(accepted, "the database refused the records (chain guard)");
                 match self
@@ -419,12 +365,20 @@ impl Writer {
                 }
             }
             Ok(Err(e)) => {
-                tracing::error!(node = %node, error = %super::with_source(&e), "audit commit failed");
+                tracing::error!(
+                    node = %node,
+                    error = %super::with_source(&e),
+                    "audit commit failed"
+                );
                 refuse_all(accepted, "the commit failed");
                 false
             }
             Err(_) => {
-                tracing::error!(node = %node, ms = self.shared.timeout.as_millis() as u64, "audit commit timed out");
+                tracing::error!(
+                    node = %node,
+                    ms = self.shared.timeout.as_millis() as u64,
+                    "audit commit timed out"
+                );
                 refuse_all(accepted, "the commit did not complete in time");
                 let token = conn.client.cancel_token();
                 let _ =
@@ -457,13 +411,22 @@ impl Writer {
                         );
                     }
                     self.head = head;
-                    tracing::info!(node = %self.shared.node, attempts, "cluster database back: serving again");
+                    tracing::info!(
+                        node = %self.shared.node,
+                        attempts,
+                        "cluster database back: serving again"
+                    );
                     return Some(conn);
                 }
                 Err(e) => {
                     // the first failure and then one in ten, not one line per attempt
                     if attempts % 10 == 1 {
-                        tracing::warn!(node = %self.shared.node, attempts, error = %e, "cluster database still unreachable");
+                        tracing::warn!(
+                            node = %self.shared.node,
+                            attempts,
+                            error = %e,
+                            "cluster database still unreachable"
+                        );
                     }
                 }
             }
@@ -495,11 +458,20 @@ impl Writer {
         match result {
             Ok(Ok(value)) => Some(value),
             Ok(Err(e)) => {
-                tracing::warn!(node = %self.shared.node, op = op.as_str(), error = %super::with_source(&e), "cluster database operation failed");
+                tracing::warn!(
+                    node = %self.shared.node,
+                    op = op.as_str(),
+                    error = %super::with_source(&e),
+                    "cluster database operation failed"
+                );
                 None
             }
             Err(_) => {
-                tracing::warn!(node = %self.shared.node, op = op.as_str(), "cluster database operation timed out");
+                tracing::warn!(
+                    node = %self.shared.node,
+                    op = op.as_str(),
+                    "cluster database operation timed out"
+                );
                 None
             }
         }
@@ -522,285 +494,4 @@ fn jitter(pause: Duration) -> Duration {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     pause.mul_f64(0.8 + 0.4 * f64::from(nanos % 1000) / 1000.0)
-}
-
-/// The rows of a batch, as the statement's arrays.
-#[derive(Default)]
-struct Rows {
-    seq: Vec<i64>,
-    ts: Vec<String>,
-    prev: Vec<String>,
-    hash: Vec<String>,
-    line: Vec<String>,
-    /// What each record adds to the day's figures.
-    facts: Vec<Option<CountKey>>,
-}
-
-/// A row of `tongban_daily_counts` without its node.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct CountKey {
-    day: String,
-    kind: &'static str,
-    decision: &'static str,
-    caller_city: String,
-    item: String,
-    ltype: String,
-}
-
-/// The counts of a batch, as the statement's arrays.
-#[derive(Default)]
-struct Counts {
-    day: Vec<String>,
-    kind: Vec<&'static str>,
-    decision: Vec<&'static str>,
-    caller_city: Vec<String>,
-    item: Vec<String>,
-    ltype: Vec<String>,
-    n: Vec<i64>,
-}
-
-impl Rows {
-    /// Chains `entries` after `head` (moved along).
-    fn push_all(
-        &mut self,
-        entries: &[Entry],
-        head: &mut Head,
-        node: &str,
-        clock: &SystemClock,
-    ) -> Result<(), AuditError> {
-        for entry in entries {
-            let seq = head
-                .seq
-                .checked_add(1)
-                .ok_or_else(|| AuditError::Poisoned {
-                    reason: "seq exhausted".into(),
-                })?;
-            let db_seq = i64::try_from(seq).map_err(|_| AuditError::Poisoned {
-                reason: "seq exhausted".into(),
-            })?;
-            let now = clock.now();
-            let ts = format_rfc3339(now);
-            let prev = head.hash.to_string();
-            let mut line = format_node_line(seq, &ts, &prev, Some(node), &entry.fields);
-            if line.len() > MAX_LINE_BYTES {
-                return Err(AuditError::TooLong {
-                    len: line.len(),
-                    limit: MAX_LINE_BYTES,
-                });
-            }
-            line.pop();
-            let line = String::from_utf8(line).map_err(|e| AuditError::Format(e.to_string()))?;
-            let hash = ChainHash::of_line(line.as_bytes());
-            self.seq.push(db_seq);
-            self.ts.push(ts);
-            self.prev.push(prev);
-            self.hash.push(hash.to_string());
-            self.line.push(line);
-            self.facts.push(entry.fact.clone().map(|fact| CountKey {
-                day: format_day(day_of(now)),
-                ..fact
-            }));
-            *head = Head { seq, hash };
-        }
-        Ok(())
-    }
-
-    fn truncate(&mut self, len: usize) {
-        self.seq.truncate(len);
-        self.ts.truncate(len);
-        self.prev.truncate(len);
-        self.hash.truncate(len);
-        self.line.truncate(len);
-        self.facts.truncate(len);
-    }
-
-    /// The facts summed by key (one upsert per key: a statement cannot update a row twice).
-    fn counts(&self) -> Counts {
-        let mut summed: BTreeMap<&CountKey, i64> = BTreeMap::new();
-        for key in self.facts.iter().flatten() {
-            *summed.entry(key).or_default() += 1;
-        }
-        let mut counts = Counts::default();
-        for (key, n) in summed {
-            counts.day.push(key.day.clone());
-            counts.kind.push(key.kind);
-            counts.decision.push(key.decision);
-            counts.caller_city.push(key.caller_city.clone());
-            counts.item.push(key.item.clone());
-            counts.ltype.push(key.ltype.clone());
-            counts.n.push(n);
-        }
-        counts
-    }
-}
-
-/// Why the lease could not be taken.
-#[derive(Debug, thiserror::Error)]
-enum LeaseError {
-    #[error("held by {0}")]
-    Held(String),
-    #[error("{what}: {}", super::with_source(.source))]
-    Query {
-        what: &'static str,
-        source: tokio_postgres::Error,
-    },
-    #[error("no answer in time")]
-    Timeout,
-}
-
-/// Connecting and taking the lease may take a few round trips.
-fn lease_timeout(timeout: Duration) -> Duration {
-    timeout * 3
-}
-
-/// A connection holding `node`'s lease, and the chain's head.
-async fn lease(
-    database: &Database,
-    node: &str,
-    timeout: Duration,
-) -> Result<(Connection, Head), LeaseError> {
-    let attempt = async {
-        let query = |what| move |source| LeaseError::Query { what, source };
-        let conn = database
-            .connect(&format!("tongban {node} audit"))
-            .await
-            .map_err(query("connect"))?;
-        let row = conn
-            .client
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&lease_key(node)])
-            .await
-            .map_err(query("lease"))?;
-        if !row.get::<_, bool>(0) {
-            let holder = conn
-                .client
-                .query_opt(
-                    "SELECT holder, to_char(since AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') \
-                     FROM tongban_nodes WHERE node = $1",
-                    &[&node],
-                )
-                .await
-                .map_err(query("lease holder"))?
-                .map_or_else(
-                    || "another process".to_owned(),
-                    |r| format!("`{}` (since {})", r.get::<_, String>(0), r.get::<_, String>(1)),
-                );
-            return Err(LeaseError::Held(holder));
-        }
-        // a COMMIT must mean the record is on disk (and on the synchronous standby, if any)
-        let durability: String = conn
-            .client
-            .query_one("SELECT current_setting('synchronous_commit')", &[])
-            .await
-            .map_err(query("synchronous_commit"))?
-            .get(0);
-        if durability == "off" {
-            tracing::warn!(
-                node,
-                "synchronous_commit is off for this role: set on for the audit writer"
-            );
-            conn.client
-                .batch_execute("SET synchronous_commit = on")
-                .await
-                .map_err(query("synchronous_commit"))?;
-        }
-        conn.client
-            .execute(
-                "INSERT INTO tongban_nodes (node, holder, since) VALUES ($1, $2, now()) \
-                 ON CONFLICT (node) DO UPDATE SET holder = excluded.holder, since = excluded.since",
-                &[&node, &holder()],
-            )
-            .await
-            .map_err(query("record the lease"))?;
-        let head = read_head(&conn.client, node)
-            .await
-            .map_err(query("the chain's head"))?;
-        Ok((conn, head))
-    };
-    tokio::time::timeout(lease_timeout(timeout), attempt)
-        .await
-        .unwrap_or(Err(LeaseError::Timeout))
-}
-
-/// The last record of `node`'s chain in the database.
-async fn read_head(
-    client: &tokio_postgres::Client,
-    node: &str,
-) -> Result<Head, tokio_postgres::Error> {
-    let Some(row) = client.query_opt(HEAD, &[&node]).await? else {
-        return Ok(Head::GENESIS);
-    };
-    let seq: i64 = row.get(0);
-    let hash: String = row.get(1);
-    // the schema's checks hold both to their form
-    Ok(Head {
-        seq: u64::try_from(seq).unwrap_or(0),
-        hash: ChainHash::from_hex(&hash).unwrap_or(ChainHash::ZERO),
-    })
-}
-
-/// The advisory lock of `node`: 64 bits of a SHA-256, so two names never share one.
-fn lease_key(node: &str) -> i64 {
-    let digest = sha256(format!("tongban node lease\n{node}").as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(digest.get(..8).unwrap_or(&[0; 8]));
-    i64::from_be_bytes(first)
-}
-
-/// This process, as `tongban_nodes.holder` shows it.
-fn holder() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unknown host".to_owned());
-    format!("{host} pid {}", std::process::id())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::audit::verify::parse_line;
-    use crate::audit::{CallerId, Outcome};
-
-    #[test]
-    fn a_batch_chains_its_records_and_counts_its_facts() {
-        let caller = CallerId::new("420200", "TAX", "org");
-        let records = [
-            Record::exchange("a", caller.clone(), "ITEM", "P", Outcome::Permit),
-            Record::exchange("b", caller.clone(), "ITEM", "P", Outcome::Permit),
-            Record::exchange("c", caller.clone(), "ITEM", "P", Outcome::Deny),
-            Record::licence_verification("d", caller, None, None, Outcome::Invalid),
-        ];
-        let entries: Vec<Entry> = records.iter().map(|r| Entry::of(r).unwrap()).collect();
-        let mut rows = Rows::default();
-        let mut head = Head::GENESIS;
-        rows.push_all(&entries, &mut head, "gw-1", &SystemClock)
-            .unwrap();
-        assert_eq!(rows.seq, [1, 2, 3, 4]);
-        assert_eq!(head.seq, 4);
-        for (i, line) in rows.line.iter().enumerate() {
-            let parsed = parse_line(line.as_bytes()).unwrap();
-            assert_eq!(parsed.node.as_deref(), Some("gw-1"));
-            assert_eq!(parsed.prev.to_string(), rows.prev[i]);
-            assert_eq!(
-                ChainHash::of_line(line.as_bytes()).to_string(),
-                rows.hash[i]
-            );
-        }
-        assert_eq!(rows.prev[1], rows.hash[0]);
-        let counts = rows.counts();
-        assert_eq!(counts.kind, ["exchange", "licence_verification"]);
-        assert_eq!(counts.n, [2, 1]);
-        assert_eq!(counts.item, ["ITEM", ""]);
-        rows.truncate(1);
-        assert_eq!(rows.counts().n, [1]);
-    }
-
-    #[test]
-    fn leases_differ_by_node() {
-        assert_ne!(lease_key("gw-1"), lease_key("gw-2"));
-        assert_eq!(lease_key("gw-1"), lease_key("gw-1"));
-        assert!(holder().contains(" pid "));
-    }
 }

@@ -66,7 +66,11 @@ pub async fn apply_when_reachable(database: &Database) -> Result<Applied, Cluste
                 database: d,
                 source,
             }) if super::is_transient(&source) && started.elapsed() < START_WAIT => {
-                tracing::warn!(database = %d, error = %source, "cluster database not reachable yet; retrying");
+                tracing::warn!(
+                    database = %d,
+                    error = %super::with_source(&source),
+                    "cluster database not reachable yet; retrying"
+                );
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(2));
             }
@@ -159,7 +163,11 @@ pub async fn apply(database: &Database) -> Result<Applied, ClusterError> {
     }
     tx.commit().await.map_err(query("commit the migrations"))?;
     for version in &applied {
-        tracing::info!(version, database = %database.label(), "cluster database: migration applied");
+        tracing::info!(
+            version,
+            database = %database.label(),
+            "cluster database: migration applied"
+        );
     }
     Ok(Applied {
         applied,

@@ -239,7 +239,8 @@ pub async fn nodes(database: &Database) -> Result<Vec<String>, ClusterError> {
     let rows = conn
         .client
         .query(
-            "SELECT node FROM tongban_nodes UNION SELECT DISTINCT node FROM tongban_audit ORDER BY 1",
+            "SELECT node FROM tongban_nodes UNION SELECT DISTINCT node FROM tongban_audit \
+             ORDER BY 1",
             &[],
         )
         .await
