@@ -6,6 +6,8 @@
 //! - [`record`]: the [`Record`] of a decision and its line format;
 //! - [`key`]: the deployment's [`AuditKey`] and the keyed hash of personal identifiers;
 //! - [`writer`]: [`AuditLog`]: append, group commit, rotation, recovery on open;
+//! - [`sink`]: [`Sink`], where the gateway's records go: this file, or a cluster's database
+//!   ([`crate::cluster`]);
 //! - [`verify`](mod@verify): checking the chain ([`verify()`], [`verify_files`]);
 //! - `files`: the names of rotated segments.
 //!
@@ -20,6 +22,7 @@
 
 pub mod key;
 pub mod record;
+pub mod sink;
 pub mod verify;
 pub mod writer;
 
@@ -29,6 +32,7 @@ use std::path::PathBuf;
 
 pub use key::{AuditKey, KeyError, SecretFileError, AUDIT_KEY_MIN_BYTES};
 pub use record::{CallerId, Kind, Outcome, PersonalId, Record};
+pub use sink::{Pending, Sink};
 pub use verify::{
     verify, verify_files, BreakKind, ChainBreak, ChainHash, VerifyError, VerifySummary,
 };
@@ -57,4 +61,8 @@ pub enum AuditError {
     Format(String),
     #[error("audit log unusable after an earlier failure: {reason}")]
     Poisoned { reason: String },
+    /// The cluster's database cannot take the record now (contract section 9: 503
+    /// `AUDIT_UNAVAILABLE`); it may come back by itself.
+    #[error("audit database unavailable: {reason}")]
+    Unavailable { reason: String },
 }

@@ -45,7 +45,8 @@ enum Command {
     /// Policy tools for security teams: check, explain, test, diff, sign.
     #[command(subcommand)]
     Policy(policy::Command),
-    /// The audit log: check its hash chain.
+    /// The audit log: check its hash chain (a file, or a cluster's database); export a node's
+    /// chain from the database.
     #[command(subcommand)]
     Audit(audit::Command),
     /// Write a ready deployment folder for one city: configuration, keys, server certificate,

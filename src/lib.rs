@@ -13,7 +13,10 @@
 //! - [`policy`]: the data-sharing policies: model, loading, decision, filtering and masks, rate
 //!   limits, and the security teams' tools (test cases, lint, diff, signing);
 //! - [`pki`]: the demo and test PKI in every algorithm, made by code (x509-cert);
-//! - [`audit`]: the hash-chained audit log: records, writer, verification;
+//! - [`audit`]: the hash-chained audit log: records, writer, verification, and the [`audit::Sink`]
+//!   the gateway writes through;
+//! - [`cluster`]: several gateways on one PostgreSQL: the audit chains in the database (group
+//!   commit, a lease per node), global rate limits, the cluster's figures, migrations;
 //! - [`stats`]: the statistics centre's figures (today's exchanges and verifications), fed by
 //!   audit records live and rebuilt from the day's log at start;
 //! - [`qr`]: licences as QR codes (byte mode, error correction M; SVG and PNG);
@@ -29,6 +32,7 @@ pub mod audit;
 pub mod catalog;
 pub mod checkdigit;
 pub mod cli;
+pub mod cluster;
 pub mod crypto;
 pub mod licence;
 pub mod lid;

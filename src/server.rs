@@ -53,6 +53,7 @@ use tokio::task::JoinHandle;
 pub use config::Config;
 pub use state::{LoadSnapshotError, State};
 
+use crate::cluster::Cluster;
 use crate::time::{Clock, SystemClock};
 use metrics::Metrics;
 use tls::{ServerIdentity, TlsError};
@@ -76,6 +77,8 @@ pub enum ServerError {
     Metrics(#[from] prometheus::Error),
     #[error("cannot install the signal handlers: {0}")]
     Signals(std::io::Error),
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 /// A started server.
@@ -143,13 +146,23 @@ pub async fn start_with_clock(
 ) -> Result<Running, ServerError> {
     let identity = ServerIdentity::load(&config.tls_cert, &config.tls_key)?;
     let metrics = Metrics::new()?;
+    let cluster = match &config.cluster {
+        Some(c) => Some(Arc::new(Cluster::start(c, metrics.registry()).await?)),
+        None => None,
+    };
     let state = {
         let config = config.clone();
-        tokio::task::spawn_blocking(move || State::new(config, identity, metrics, clock))
+        let cluster = cluster.clone();
+        tokio::task::spawn_blocking(move || State::new(config, identity, metrics, clock, cluster))
             .await
             .map_err(|e| LoadSnapshotError::Task(e.to_string()))??
     };
     let state = Arc::new(state);
+    if let Some(cluster) = &cluster {
+        // the figures are there before the first request, then follow the cluster
+        state::refresh_cluster_figures(&state, cluster).await;
+        tokio::spawn(state::follow_cluster_figures(Arc::downgrade(&state)));
+    }
     let public = bind("public", config.public).await?;
     let admin = bind("admin", config.admin).await?;
     let public_addr = local_addr("public", &public, config.public)?;

@@ -7,7 +7,8 @@
 //! back from the audit log, rotated files included ([`rebuild`]), so a restart does not zero the
 //! hall's screen. Every figure is a count of audit records, so the screen never shows what the
 //! audit log does not hold. A cluster (several gateways, one database) feeds the same
-//! [`Figures::add`] from a query grouped by the same facts, with counts.
+//! [`Figures::add`] from a query grouped by the same facts, with counts
+//! ([`crate::cluster::figures`]), and puts the result in place with [`Stats::replace`].
 //!
 //! No personal data: the facts are an item, a caller city, a licence type and a result.
 
@@ -218,6 +219,17 @@ impl Stats {
             today.1.add(fact, 1, names);
             self.version.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Puts a cluster's `figures` of `day`, read from its database, in place of what is there
+    /// (never those of an earlier day); the version changes only when the figures do.
+    pub fn replace(&self, day: Day, figures: Figures) {
+        let mut today = self.lock();
+        if day < today.0 || (day == today.0 && today.1 == figures) {
+            return;
+        }
+        *today = (day, figures);
+        self.version.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The figures of the day holding `now` (none yet, just after midnight).

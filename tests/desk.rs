@@ -67,7 +67,7 @@ async fn the_desk_needs_a_department_certificate() {
     let pki = Pki::shared();
     let work = tempfile::tempdir().unwrap();
     let cfg = config_in(&pki.dir, work.path());
-    let audit = cfg.audit.path.clone();
+    let audit = cfg.audit.path.clone().unwrap();
     let server = start(cfg).await;
     let addr = server.public_addr();
     for (who, status) in [
@@ -185,7 +185,7 @@ async fn checks_go_through_the_api_path_and_never_show_the_full_id() {
     let pki = Pki::shared();
     let work = tempfile::tempdir().unwrap();
     let cfg = config_in(&pki.dir, work.path());
-    let audit = cfg.audit.path.clone();
+    let audit = cfg.audit.path.clone().unwrap();
     let server = start(cfg).await;
     let addr = server.public_addr();
     let tls = connector(&pki.dir, Some(&pki.client(WUHAN)));
@@ -286,7 +286,7 @@ async fn what_the_desk_refuses() {
     let work = tempfile::tempdir().unwrap();
     let mut cfg = config_in(&pki.dir, work.path());
     cfg.limits.max_body_bytes = 80 * 1024;
-    let audit = cfg.audit.path.clone();
+    let audit = cfg.audit.path.clone().unwrap();
     let server = start(cfg).await;
     let addr = server.public_addr();
     let port = addr.port().to_string();

@@ -84,7 +84,7 @@ fn config_with_a_busy_morning(pki: &Path, work: &Path) -> tongban::server::Confi
             },
         );
     }
-    let log = AuditLog::open(&c.audit.path, AuditOptions::default()).unwrap();
+    let log = AuditLog::open(c.audit.path.as_ref().unwrap(), AuditOptions::default()).unwrap();
     let cities: Vec<&str> = catalog.cities().iter().map(|c| c.code.as_str()).collect();
     let types = catalog.licence_types();
     let mut rng = Rng::new(7);

@@ -1,8 +1,8 @@
 //! The operations files under `docs/operations/`: the Prometheus alert rules pass `promtool check
 //! rules` and their unit tests (`promtool test rules`, Debian package `prometheus`), and every
 //! metric the Grafana dashboard and the rules name is one the gateway really exports (read from a
-//! live `/metrics` after traffic that makes every family appear), while every family exported is
-//! on the dashboard.
+//! live `/metrics` after traffic that makes every family appear: of a gateway alone and of one in
+//! a cluster, on a private PostgreSQL), while every family exported is on the dashboard.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -13,6 +13,8 @@
 
 #[path = "common/gateway.rs"]
 mod common;
+#[path = "common/postgres.rs"]
+mod postgres;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -26,7 +28,7 @@ use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
 use common::{admin_get, config, config_in, connector, policies_with, post, send, start, Pki};
-use tongban::server::config::{AuditConfig, Upstream};
+use tongban::server::config::{AuditConfig, ClusterConfig, Upstream};
 
 fn ops(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -54,7 +56,7 @@ fn promtool(args: &[&str]) -> String {
 #[test]
 fn promtool_checks_and_tests_the_alert_rules() {
     let checked = promtool(&["check", "rules", "alerts.yml"]);
-    assert!(checked.contains("SUCCESS: 8 rules found"), "{checked}");
+    assert!(checked.contains("SUCCESS: 12 rules found"), "{checked}");
     let tested = promtool(&["test", "rules", "alerts.test.yml"]);
     assert!(tested.contains("SUCCESS"), "{tested}");
     // every rule has a unit test that fires it
@@ -181,8 +183,45 @@ async fn every_metric_named_is_exported_and_every_family_is_on_the_dashboard() {
     junk.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
     drop(junk);
 
-    let text = String::from_utf8_lossy(&admin_get(server.admin_addr(), "/metrics").await.body)
+    let mut text = String::from_utf8_lossy(&admin_get(server.admin_addr(), "/metrics").await.body)
         .into_owned();
+    server.handle().shutdown();
+    server.wait().await;
+
+    // a gateway of a cluster exports the database's families too
+    let pg = postgres::Postgres::start();
+    let mut cfg = config_in(&pki.dir, work.path());
+    cfg.audit.path = None;
+    cfg.cluster = Some(ClusterConfig::new(pg.conn(), "ops-1"));
+    let clustered = start(cfg).await;
+    let reply = send(
+        &tls,
+        clustered.public_addr(),
+        post("/v1/licences/verify", "application/jose", "x"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.status, 200);
+    let cluster_text =
+        String::from_utf8_lossy(&admin_get(clustered.admin_addr(), "/metrics").await.body)
+            .into_owned();
+    assert_eq!(common::metric(&cluster_text, "tongban_db_up"), 1.0);
+    assert_eq!(
+        common::metric(&cluster_text, "tongban_audit_batch_records_count"),
+        1.0
+    );
+    assert_eq!(
+        common::metric(&cluster_text, "tongban_db_pool_max_connections"),
+        8.0
+    );
+    assert!(
+        !text.contains("tongban_db_"),
+        "only a cluster's gateway has them"
+    );
+    text.push_str(&cluster_text);
+    clustered.handle().shutdown();
+    clustered.wait().await;
+
     let families: BTreeSet<String> = text
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))
@@ -222,9 +261,7 @@ async fn every_metric_named_is_exported_and_every_family_is_on_the_dashboard() {
         });
         assert!(covered, "{family} is not on the dashboard");
     }
-    assert!(families.len() >= 13, "{families:?}");
-    server.handle().shutdown();
-    server.wait().await;
+    assert!(families.len() >= 21, "{families:?}");
 }
 
 /// A record that cannot be written refuses its request and is counted (the alert

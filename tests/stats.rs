@@ -261,7 +261,7 @@ async fn mixed_day() -> Option<()> {
         return None;
     }
     assert_eq!(live, expected);
-    let files = tongban::audit::log_files(&cfg.audit.path).unwrap();
+    let files = tongban::audit::log_files(cfg.audit.path.as_ref().unwrap()).unwrap();
     assert!(files.len() > 2, "the log was rotated: {files:?}");
 
     // a restart rebuilds the same figures from the audit log

@@ -2,7 +2,8 @@
 //!
 //! A line is `{"seq":…,"ts":…,"prev":…,` followed by the [`Record`]'s fields in declaration order,
 //! every key always present (`null` when it does not apply), so the same facts always give the
-//! same bytes. No field values are ever logged, only field names.
+//! same bytes. No field values are ever logged, only field names. A record of a cluster's chain
+//! (contract section 9) carries its gateway's `"node":…` after `prev`; a file's records do not.
 
 use std::fmt;
 
@@ -20,6 +21,23 @@ pub enum Kind {
     LicenceVerification,
 }
 
+impl Kind {
+    pub const ALL: [Kind; 2] = [Kind::Exchange, Kind::LicenceVerification];
+
+    /// The name in a line (`exchange`, `licence_verification`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Exchange => "exchange",
+            Kind::LicenceVerification => "licence_verification",
+        }
+    }
+
+    /// The kind named `name` in a line.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
 /// A record's `decision`: `permit`/`deny`/`error` for exchanges, `valid`/`invalid` for licences.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -32,6 +50,19 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Permit,
+        Outcome::Deny,
+        Outcome::Error,
+        Outcome::Valid,
+        Outcome::Invalid,
+    ];
+
+    /// The outcome named `name` in a record.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.as_str() == name)
+    }
+
     /// The name in the record, also the `decision` label of the exchange metrics.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -264,10 +295,13 @@ impl Record {
     }
 }
 
+/// The key of a cluster record's gateway, after `prev` (contract section 9); never in a file's.
+pub const NODE_KEY: &str = "node";
+
 /// A record's fields as the end of its line: `,"kind":…}` (the record serialized as a struct,
 /// its `{` turned into a `,`). Made before the chain is taken: appenders wait for each other
 /// only while the envelope is written.
-pub(super) fn line_fields(record: &Record) -> Result<Vec<u8>, serde_json::Error> {
+pub fn line_fields(record: &Record) -> Result<Vec<u8>, serde_json::Error> {
     let mut fields = serde_json::to_vec(record)?;
     if let Some(brace) = fields.first_mut() {
         *brace = b',';
@@ -279,7 +313,19 @@ pub(super) fn line_fields(record: &Record) -> Result<Vec<u8>, serde_json::Error>
 /// [`line_fields`]); `ts` (RFC 3339) and `prev` (hex) need no escaping. serde_json escapes every control character, so the only newline is the
 /// last byte whatever the strings hold.
 pub(super) fn format_line(seq: u64, ts: &str, prev: &str, fields: &[u8]) -> Vec<u8> {
-    let mut line = Vec::with_capacity(fields.len() + ts.len() + prev.len() + 40);
+    format_node_line(seq, ts, prev, None, fields)
+}
+
+/// As [`format_line`], in the chain of the cluster gateway `node` when given (a node name,
+/// [`is_node_name`], needs no escaping either).
+pub fn format_node_line(
+    seq: u64,
+    ts: &str,
+    prev: &str,
+    node: Option<&str>,
+    fields: &[u8],
+) -> Vec<u8> {
+    let mut line = Vec::with_capacity(fields.len() + ts.len() + prev.len() + 64);
     line.extend_from_slice(b"{\"seq\":");
     line.extend_from_slice(seq.to_string().as_bytes());
     line.extend_from_slice(b",\"ts\":\"");
@@ -287,9 +333,22 @@ pub(super) fn format_line(seq: u64, ts: &str, prev: &str, fields: &[u8]) -> Vec<
     line.extend_from_slice(b"\",\"prev\":\"");
     line.extend_from_slice(prev.as_bytes());
     line.push(b'"');
+    if let Some(node) = node {
+        line.extend_from_slice(b",\"node\":\"");
+        line.extend_from_slice(node.as_bytes());
+        line.push(b'"');
+    }
     line.extend_from_slice(fields);
     line.push(b'\n');
     line
+}
+
+/// A gateway's name in a cluster (`[cluster] node`): 1 to 64 of `A-Z a-z 0-9 . _ -`.
+pub fn is_node_name(text: &str) -> bool {
+    (1..=64).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// 64 lower-case hex characters (a SHA-256 or HMAC-SHA256 output).
@@ -316,6 +375,27 @@ mod tests {
 
     fn line(seq: u64, ts: &str, prev: &str, record: &Record) -> Vec<u8> {
         format_line(seq, ts, prev, &line_fields(record).unwrap())
+    }
+
+    #[test]
+    fn a_node_follows_prev_and_names_match_serde() {
+        let fields = line_fields(&sample()).unwrap();
+        let line = format_node_line(2, "t", "p", Some("gw-1"), &fields);
+        let text = String::from_utf8(line).unwrap();
+        assert!(
+            text.starts_with("{\"seq\":2,\"ts\":\"t\",\"prev\":\"p\",\"node\":\"gw-1\",\"kind\"")
+        );
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value[NODE_KEY], "gw-1");
+        for kind in Kind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+            assert_eq!(Kind::from_name(kind.as_str()), Some(kind));
+        }
+        for outcome in Outcome::ALL {
+            assert_eq!(serde_json::to_value(outcome).unwrap(), outcome.as_str());
+            assert_eq!(Outcome::from_name(outcome.as_str()), Some(outcome));
+        }
+        assert_eq!(Outcome::from_name("maybe"), None);
     }
 
     #[test]

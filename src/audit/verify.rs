@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::files::Segments;
-use super::record::{is_hash_hex, Record, LINE_KEYS};
+use super::record::{is_hash_hex, is_node_name, Record, LINE_KEYS, NODE_KEY};
 use crate::crypto::decode_hex;
 use crate::crypto::{hex, sha256};
 use crate::time::parse_rfc3339;
@@ -31,7 +31,8 @@ impl ChainHash {
         ChainHash(sha256(line))
     }
 
-    fn from_hex(text: &str) -> Option<ChainHash> {
+    /// From 64 lower-case hex characters.
+    pub fn from_hex(text: &str) -> Option<ChainHash> {
         if !is_hash_hex(text) {
             return None;
         }
@@ -118,6 +119,19 @@ pub enum BreakKind {
     ChangedFirst,
     #[error("torn last line: {reason} (a crash while writing; opening the log truncates it)")]
     TornLastLine { reason: String },
+    #[error("record of {} in the chain of {}: one chain holds one gateway's records", node_text(.found), node_text(.expected))]
+    OtherNode {
+        expected: Option<String>,
+        found: Option<String>,
+    },
+}
+
+/// `node `gw-1`` or `no node` (a file of one gateway).
+fn node_text(node: &Option<String>) -> String {
+    match node {
+        Some(n) => format!("node `{n}`"),
+        None => "no node".to_owned(),
+    }
 }
 
 impl fmt::Display for ChainBreak {
@@ -193,6 +207,7 @@ struct Entry {
     offset: u64,
     seq: u64,
     prev: ChainHash,
+    node: Option<String>,
     hash: ChainHash,
 }
 
@@ -211,6 +226,7 @@ pub(super) fn check(paths: &[PathBuf], start: Start) -> Result<Checked, VerifyEr
         Start::Anywhere => (None, None),
     };
     let mut previous: Option<(usize, u64, u64, u64)> = None;
+    let mut chain_node: Option<Option<String>> = None;
     let mut current = lines.next_entry()?;
     let broken = loop {
         let entry = match current {
@@ -234,6 +250,14 @@ pub(super) fn check(paths: &[PathBuf], start: Start) -> Result<Checked, VerifyEr
                 BreakKind::Reordered { expected, found }
             } else {
                 BreakKind::Dropped { expected, found }
+            };
+            break Some(at(&entry, kind));
+        }
+        let expected_node = chain_node.get_or_insert_with(|| entry.node.clone());
+        if *expected_node != entry.node {
+            let kind = BreakKind::OtherNode {
+                expected: expected_node.clone(),
+                found: entry.node.clone(),
             };
             break Some(at(&entry, kind));
         }
@@ -365,12 +389,13 @@ impl<'a> Lines<'a> {
             };
             let (file, line) = (self.file, self.line);
             return Ok(Some(match parsed {
-                Ok((seq, prev)) => Ok(Entry {
+                Ok(parsed) => Ok(Entry {
                     file,
                     line,
                     offset,
-                    seq,
-                    prev,
+                    seq: parsed.seq,
+                    prev: parsed.prev,
+                    node: parsed.node,
                     hash: ChainHash::of_line(body),
                 }),
                 Err((kind, seq)) => Err(self.at(file, line, offset, seq, kind)),
@@ -379,8 +404,18 @@ impl<'a> Lines<'a> {
     }
 }
 
-/// The `seq` and `prev` of a well-formed record line (without its newline).
-fn parse_line(body: &[u8]) -> Result<(u64, ChainHash), (BreakKind, Option<u64>)> {
+/// The chain envelope of a well-formed record line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    pub seq: u64,
+    pub prev: ChainHash,
+    /// The gateway of a cluster's chain (contract section 9).
+    pub node: Option<String>,
+}
+
+/// Checks one record line (without its newline) and reads its envelope; `Err` says what is
+/// wrong with it, with its `seq` when it has one.
+pub fn parse_line(body: &[u8]) -> Result<Envelope, (BreakKind, Option<u64>)> {
     let not_json = |reason: String| (BreakKind::NotJson { reason }, None);
     let value: Value = serde_json::from_slice(body).map_err(|e| not_json(e.to_string()))?;
     let Value::Object(mut map) = value else {
@@ -408,10 +443,24 @@ fn parse_line(body: &[u8]) -> Result<(u64, ChainHash), (BreakKind, Option<u64>)>
         .as_deref()
         .and_then(ChainHash::from_hex)
         .ok_or_else(|| bad("prev", "not 64 lower-case hex characters"))?;
+    let node = match map.remove(NODE_KEY) {
+        None => None,
+        Some(Value::String(n)) if is_node_name(&n) => Some(n),
+        Some(_) => {
+            return Err(bad(
+                "node",
+                "not a gateway name (1-64 of A-Z a-z 0-9 . _ -)",
+            ))
+        }
+    };
     map.remove("seq");
     serde_json::from_value::<Record>(Value::Object(map))
         .map_err(|e| bad("record", &e.to_string()))?;
-    Ok((seq_value, prev))
+    Ok(Envelope {
+        seq: seq_value,
+        prev,
+        node,
+    })
 }
 
 fn take_str(map: &mut Map<String, Value>, key: &str) -> Option<String> {
@@ -423,7 +472,7 @@ fn take_str(map: &mut Map<String, Value>, key: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::record::{format_line, line_fields, CallerId, Outcome};
+    use super::super::record::{format_line, format_node_line, line_fields, CallerId, Outcome};
     use super::*;
 
     fn line(seq: u64, prev: &str) -> Vec<u8> {
@@ -457,8 +506,32 @@ mod tests {
 
     #[test]
     fn a_well_formed_line_parses() {
-        let (seq, prev) = parse_line(&line(3, &"0".repeat(64))).unwrap();
-        assert_eq!((seq, prev), (3, ChainHash::ZERO));
+        let parsed = parse_line(&line(3, &"0".repeat(64))).unwrap();
+        assert_eq!(
+            (parsed.seq, parsed.prev, parsed.node),
+            (3, ChainHash::ZERO, None)
+        );
+        let record = Record::exchange(
+            "r",
+            CallerId::new("420100", "TAX", "o"),
+            "I",
+            "P",
+            Outcome::Deny,
+        );
+        let mut noded = format_node_line(
+            1,
+            "2025-06-15T00:00:00Z",
+            &"0".repeat(64),
+            Some("gw-2"),
+            &line_fields(&record).unwrap(),
+        );
+        noded.pop();
+        assert_eq!(parse_line(&noded).unwrap().node.as_deref(), Some("gw-2"));
+        let bad = String::from_utf8(noded).unwrap().replace("gw-2", "gw 2");
+        assert!(matches!(
+            parse_line(bad.as_bytes()).unwrap_err().0,
+            BreakKind::BadField { field: "node", .. }
+        ));
     }
 
     #[test]

@@ -238,6 +238,11 @@ impl AuditLog {
         &self.notices
     }
 
+    /// Whether every record is fsynced before [`AuditLog::append`] returns.
+    pub fn fsyncs_each_record(&self) -> bool {
+        self.shared.sync_each
+    }
+
     /// The path of the current file.
     pub fn path(&self) -> &Path {
         &self.shared.path

@@ -56,7 +56,8 @@ pub fn sample_upstream(args: &SampleUpstreamArgs) -> ExitCode {
 }
 
 /// Exit 0 after SIGTERM/SIGINT; 1 when the configuration or a file it names has problems (all
-/// listed); 2 when the configuration cannot be read or a listener cannot be opened.
+/// listed), or when its cluster node is already running; 2 when the configuration cannot be
+/// read, a listener cannot be opened or the cluster's database cannot be used.
 pub fn serve(args: &ServeArgs) -> ExitCode {
     let log = log::init();
     let result = runtime().map(|rt| rt.block_on(server::serve(&args.config)));
@@ -69,6 +70,8 @@ pub fn serve(args: &ServeArgs) -> ExitCode {
             args.config.display(),
             problems.len()
         )),
+        // a node that is already running elsewhere: not accepted to run twice
+        Ok(Err(ServerError::Cluster(e))) if e.is_refusal() => reject(e),
         Ok(Err(e)) => fail(e),
         Err(e) => fail(e),
     }

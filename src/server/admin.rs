@@ -1,5 +1,6 @@
-//! The admin listener (plain HTTP, loopback by default): `/metrics`, `/healthz`, `/readyz`, and
-//! the statistics centre ([`super::screen`]: `/stats`, `/stats/events`, `/screen`).
+//! The admin listener (plain HTTP, loopback by default): `/metrics`, `/healthz`, `/readyz` (503
+//! while draining, and in a cluster while the database is away), and the statistics centre
+//! ([`super::screen`]: `/stats`, `/stats/events`, `/screen`).
 
 use std::sync::Arc;
 
@@ -30,6 +31,9 @@ pub fn handle(state: &Arc<State>, req: &Request<Incoming>) -> Response<Body> {
     }
     boxed(match path {
         "/metrics" => {
+            if let Some(cluster) = &state.cluster {
+                cluster.observe_pool();
+            }
             let entries = i64::try_from(state.cache.len()).unwrap_or(i64::MAX);
             state.metrics.cache_entries.set(entries);
             state
@@ -43,6 +47,9 @@ pub fn handle(state: &Arc<State>, req: &Request<Incoming>) -> Response<Body> {
             r
         }
         "/readyz" if state.is_draining() => text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"),
+        "/readyz" if !state.is_ready() => {
+            text(StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n")
+        }
         _ => text(StatusCode::OK, "ok\n"),
     })
 }

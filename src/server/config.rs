@@ -1,4 +1,5 @@
-//! The server configuration file (contract section 6, plus our `[limits]` and `[cache]`).
+//! The server configuration file (contract section 6, plus our `[limits]` and `[cache]`, and the
+//! `[cluster]` of section 9).
 //!
 //! Read into serde structs ([`toml_file::parse`]: every unknown key is a problem), then resolved
 //! into [`Config`]: paths made absolute against the file's folder, addresses parsed, upstream
@@ -49,6 +50,9 @@ pub struct Config {
     pub upstreams: BTreeMap<String, Upstream>,
     pub limits: Limits,
     pub cache: CacheConfig,
+    /// Several gateways on one PostgreSQL (contract section 9); `None`: this gateway alone, with
+    /// its audit file and in-process rate limits.
+    pub cluster: Option<ClusterConfig>,
 }
 
 /// The stance on a caller (a TLS client) whose chain is judged with a CRL past its nextUpdate.
@@ -67,7 +71,8 @@ pub enum StaleCrls {
 /// The audit log (contract section 8).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditConfig {
-    pub path: PathBuf,
+    /// The file; `None` only with `[cluster]` (the records then go to the database).
+    pub path: Option<PathBuf>,
     /// fsync at least this often (group commit); zero: fsync every record before answering.
     pub flush_interval: Duration,
     /// A file past this size is rotated (the chain continues in the next one).
@@ -80,7 +85,7 @@ impl AuditConfig {
     /// Defaults for a log at `path`.
     pub fn at(path: PathBuf) -> Self {
         Self {
-            path,
+            path: Some(path),
             flush_interval: Duration::from_millis(DEFAULT_AUDIT_FLUSH_MS),
             max_bytes: DEFAULT_AUDIT_MAX_BYTES,
             key_file: None,
@@ -92,6 +97,64 @@ pub const DEFAULT_AUDIT_FLUSH_MS: u64 = 100;
 pub const DEFAULT_AUDIT_MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// Largest upstream response body read (and filtered); a bigger one is a 502.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
+/// `[cluster]`: the shared database and this gateway's name in it (contract section 9).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// The connection string as written (libpq `key=value` or a `postgresql://` URL); it may hold
+    /// a password, so it is never printed.
+    pub database: String,
+    /// This gateway's name: its audit chain and its lease.
+    pub node: String,
+    /// PEM roots of the database server's certificate: TLS to the database, required and
+    /// verified (host name included). Without it the connection is plain.
+    pub ca: Option<PathBuf>,
+    /// The database password, from a file (not in the connection string).
+    pub password_file: Option<PathBuf>,
+    /// Longest wait of any database step of a request (a connection from the pool, a rate
+    /// decision, the commit of its audit record); past it the request is refused with 503.
+    pub timeout: Duration,
+    /// Connections of the pool (rate decisions, statistics); the audit writer has its own.
+    pub pool_size: usize,
+    /// Most records committed in one transaction (group commit).
+    pub max_batch: usize,
+}
+
+impl std::fmt::Debug for ClusterConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterConfig")
+            .field("database", &"…")
+            .field("node", &self.node)
+            .field("ca", &self.ca)
+            .field("password_file", &self.password_file)
+            .field("timeout", &self.timeout)
+            .field("pool_size", &self.pool_size)
+            .field("max_batch", &self.max_batch)
+            .finish()
+    }
+}
+
+impl ClusterConfig {
+    /// Defaults for `node` on `database`.
+    pub fn new(database: impl Into<String>, node: impl Into<String>) -> Self {
+        Self {
+            database: database.into(),
+            node: node.into(),
+            ca: None,
+            password_file: None,
+            timeout: Duration::from_millis(DEFAULT_CLUSTER_TIMEOUT_MS),
+            pool_size: DEFAULT_CLUSTER_POOL_SIZE,
+            max_batch: DEFAULT_CLUSTER_MAX_BATCH,
+        }
+    }
+}
+
+/// A database step slower than this refuses its request (well under the upstreams' 5 s).
+pub const DEFAULT_CLUSTER_TIMEOUT_MS: u64 = 2000;
+/// Pool connections per gateway: a rate decision holds one for a round trip.
+pub const DEFAULT_CLUSTER_POOL_SIZE: usize = 8;
+/// Records per group commit: a batch of 512 lines is about 300 KiB.
+pub const DEFAULT_CLUSTER_MAX_BATCH: usize = 512;
 
 /// One upstream of the data exchange.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -232,6 +295,7 @@ struct RawConfig {
     trust: RawTrust,
     #[serde(default)]
     policies: Option<RawPolicies>,
+    #[serde(default)]
     audit: RawAudit,
     #[serde(default)]
     upstreams: BTreeMap<String, RawUpstream>,
@@ -239,6 +303,8 @@ struct RawConfig {
     limits: RawLimits,
     #[serde(default)]
     cache: RawCache,
+    #[serde(default)]
+    cluster: Option<RawCluster>,
 }
 
 #[derive(Deserialize)]
@@ -282,9 +348,10 @@ struct RawPolicies {
     mask_key_file: Option<PathBuf>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 struct RawAudit {
-    path: PathBuf,
+    #[serde(default)]
+    path: Option<PathBuf>,
     #[serde(default)]
     flush_interval_ms: Option<u64>,
     #[serde(default)]
@@ -312,6 +379,22 @@ struct RawLimits {
     max_connections: Option<usize>,
     drain_timeout_ms: Option<u64>,
     max_response_bytes: Option<usize>,
+}
+
+#[derive(Deserialize)]
+struct RawCluster {
+    database: String,
+    node: String,
+    #[serde(default)]
+    ca: Option<PathBuf>,
+    #[serde(default)]
+    password_file: Option<PathBuf>,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+    #[serde(default)]
+    pool_size: Option<usize>,
+    #[serde(default)]
+    max_batch: Option<usize>,
 }
 
 #[derive(Default, Deserialize)]
@@ -401,6 +484,13 @@ impl RawConfig {
                 ));
             }
         }
+        let cluster = self.cluster.map(|c| resolve_cluster(c, base, at, problems));
+        if cluster.is_none() && self.audit.path.is_none() {
+            problems.push(at.problem(
+                &["audit"],
+                "audit.path: required (the audit log), unless a [cluster] database takes the records",
+            ));
+        }
         let dc = CacheConfig::default();
         let cache = CacheConfig {
             max_entries: self.cache.max_entries.unwrap_or(dc.max_entries),
@@ -435,7 +525,7 @@ impl RawConfig {
                 .and_then(|p| p.mask_key_file.as_ref())
                 .map(|f| base.join(f)),
             audit: AuditConfig {
-                path: base.join(&self.audit.path),
+                path: self.audit.path.as_ref().map(|p| base.join(p)),
                 flush_interval: Duration::from_millis(
                     self.audit
                         .flush_interval_ms
@@ -447,8 +537,47 @@ impl RawConfig {
             upstreams,
             limits,
             cache,
+            cluster,
         }
     }
+}
+
+/// `[cluster]`, every problem reported.
+fn resolve_cluster(
+    c: RawCluster,
+    base: &Path,
+    at: &Located<'_>,
+    problems: &mut Vec<Problem>,
+) -> ClusterConfig {
+    if let Err(why) = crate::cluster::check_database(&c.database) {
+        problems.push(at.problem(&["cluster", "database"], format!("cluster.database: {why}")));
+    }
+    if let Err(why) = crate::cluster::check_node(&c.node) {
+        problems.push(at.problem(&["cluster", "node"], format!("cluster.node: {why}")));
+    }
+    let d = ClusterConfig::new(String::new(), String::new());
+    let config = ClusterConfig {
+        database: c.database,
+        node: c.node,
+        ca: c.ca.map(|p| base.join(p)),
+        password_file: c.password_file.map(|p| base.join(p)),
+        timeout: c.timeout_ms.map_or(d.timeout, Duration::from_millis),
+        pool_size: c.pool_size.unwrap_or(d.pool_size),
+        max_batch: c.max_batch.unwrap_or(d.max_batch),
+    };
+    for (name, zero) in [
+        ("timeout_ms", config.timeout.is_zero()),
+        ("pool_size", config.pool_size == 0),
+        ("max_batch", config.max_batch == 0),
+    ] {
+        if zero {
+            problems.push(at.problem(
+                &["cluster", name],
+                format!("cluster.{name}: must be positive"),
+            ));
+        }
+    }
+    config
 }
 
 /// `http://host[:port][/path]` or `https://…`, no query, fragment or user info.
@@ -513,7 +642,8 @@ ttl_secs = 60
         assert_eq!(c.tls_cert, PathBuf::from("/srv/tb/server-chain.pem"));
         assert_eq!(c.trust_dir, PathBuf::from("/srv/tb/trust"));
         assert_eq!(c.policies_dir, Some(PathBuf::from("/etc/tongban/policies")));
-        assert_eq!(c.audit.path, PathBuf::from("/srv/tb/audit.jsonl"));
+        assert_eq!(c.audit.path, Some(PathBuf::from("/srv/tb/audit.jsonl")));
+        assert_eq!(c.cluster, None);
         assert_eq!(c.upstreams["hpf-xianning"].timeout, Duration::from_secs(5));
         assert_eq!(c.limits.max_batch, 10);
         assert_eq!(c.limits.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
@@ -588,6 +718,42 @@ ttl_secs = 60
                 "t.toml:24: limits.max_batch: must be positive",
             ]
         );
+    }
+
+    #[test]
+    fn a_cluster_takes_the_audit_and_names_every_problem() {
+        let text = FULL.replace("[audit]\npath = \"audit.jsonl\"\n", "")
+            + "\n[cluster]\ndatabase = \"host=db port=5432 user=tongban\"\nnode = \"gw-1\"\nca = \"db-ca.pem\"\n";
+        let c = Config::parse(&text, Path::new("/srv/tb"), "t.toml").unwrap();
+        let cluster = c.cluster.unwrap();
+        assert_eq!(cluster.node, "gw-1");
+        assert_eq!(cluster.ca, Some(PathBuf::from("/srv/tb/db-ca.pem")));
+        assert_eq!(
+            cluster.timeout,
+            Duration::from_millis(DEFAULT_CLUSTER_TIMEOUT_MS)
+        );
+        assert_eq!(c.audit.path, None);
+        assert!(
+            !format!("{cluster:?}").contains("host=db"),
+            "the connection string is not printed"
+        );
+        let bad = text
+            .replace("gw-1", "gw 1")
+            .replace("host=db port=5432", "host=db port=x")
+            + "pool_size = 0\n";
+        let found = problems(&bad);
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(found[0].contains("cluster.database: invalid"), "{found:?}");
+        assert!(
+            found[1].contains("cluster.node: `gw 1` is not a node name"),
+            "{found:?}"
+        );
+        assert!(
+            found[2].contains("cluster.pool_size: must be positive"),
+            "{found:?}"
+        );
+        let none = FULL.replace("[audit]\npath = \"audit.jsonl\"\n", "");
+        assert!(problems(&none)[0].contains("audit.path: required"));
     }
 
     #[test]

@@ -140,6 +140,7 @@ async fn run_in(dir: &Path, options: &DemoOptions) -> Result<(), DemoError> {
         upstreams,
         limits: Limits::default(),
         cache: CacheConfig::default(),
+        cluster: None,
     };
     let running = start(config).await?;
     // Ctrl-C works from the moment the commands are shown

@@ -46,7 +46,7 @@ const DROPPED_HEADERS: [&str; 11] = [
 ];
 
 /// Answers one exchange request. Every path out writes its audit record first; if that write
-/// fails, the answer is a 500 and no data leaves.
+/// fails, the answer is a 500 (503 in a cluster) and no data leaves.
 pub async fn handle(
     state: &Arc<State>,
     req: Request<Incoming>,
@@ -56,7 +56,7 @@ pub async fn handle(
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let snapshot = state.snapshot();
-    let (trail, permitted) = authorise(state, &snapshot, &parts, caller);
+    let (trail, permitted) = authorise(state, &snapshot, &parts, caller).await;
     let (trail, result) = match permitted {
         Err(e) => {
             // answered before the body was forwarded: it is read and dropped after the answer,
@@ -159,7 +159,7 @@ struct Permitted<'s> {
 
 /// The first stage: the path, the purpose, the subject licence, the decision and the rate limit;
 /// the trail says what was found whatever the result.
-fn authorise<'s>(
+async fn authorise<'s>(
     state: &State,
     snapshot: &'s Snapshot,
     parts: &Parts,
@@ -227,9 +227,8 @@ fn authorise<'s>(
         }
     };
     if let Some(rate) = rate {
-        let now = state.started.elapsed().as_secs_f64();
-        if let Err(retry_after) = state.rates.take(&caller.org, item_id, rate, now) {
-            return (trail, Err(ApiError::RateLimited { retry_after }));
+        if let Err(e) = state.limit(&caller.org, item_id, rate).await {
+            return (trail, Err(e));
         }
     }
     let permitted = Permitted {

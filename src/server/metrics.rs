@@ -188,6 +188,11 @@ impl Metrics {
             .set(i64::try_from(stale).unwrap_or(i64::MAX));
     }
 
+    /// The registry, for metrics registered elsewhere (the cluster's database metrics).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     /// Counts one reload attempt.
     pub fn record_reload(&self, what: &str, ok: bool) {
         self.reloads

@@ -50,6 +50,10 @@ pub enum ApiError {
     UpstreamError(String),
     #[error("the upstream did not answer within {0} ms")]
     UpstreamTimeout(u64),
+    /// The cluster's database cannot take the request's audit record (or decide its rate
+    /// limit) now (contract section 9); the reason stays in the gateway's log.
+    #[error("audit unavailable: {0}")]
+    AuditUnavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -146,6 +150,12 @@ pub fn classify(err: &ApiError) -> Class {
             "Upstream timeout",
             Error,
         ),
+        ApiError::AuditUnavailable(_) => class(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "AUDIT_UNAVAILABLE",
+            "Audit unavailable",
+            Error,
+        ),
         ApiError::Internal(_) => class(
             StatusCode::INTERNAL_SERVER_ERROR,
             "INTERNAL",
@@ -179,6 +189,11 @@ impl ApiError {
         let detail = match self {
             // never echo internals to a caller
             ApiError::Internal(_) => "the request could not be completed".to_owned(),
+            ApiError::AuditUnavailable(_) => {
+                "the audit record of this request cannot be written now, so nothing was \
+                 answered; retry shortly (another gateway may take it)"
+                    .to_owned()
+            }
             other => other.to_string(),
         };
         let problem = Problem {
@@ -306,6 +321,12 @@ mod tests {
                 Error,
             ),
             (ApiError::Internal("boom".into()), 500, "INTERNAL", Error),
+            (
+                ApiError::AuditUnavailable("db down".into()),
+                503,
+                "AUDIT_UNAVAILABLE",
+                Error,
+            ),
         ];
         for (err, status, code, outcome) in cases {
             let class = classify(&err);
@@ -327,5 +348,8 @@ mod tests {
     fn internal_details_stay_inside() {
         let (_, body) = ApiError::Internal("secret path /etc".into()).to_problem("r");
         assert!(!String::from_utf8(body).unwrap().contains("/etc"));
+        let (_, body) =
+            ApiError::AuditUnavailable("db.internal:5432 refused".into()).to_problem("r");
+        assert!(!String::from_utf8(body).unwrap().contains("db.internal"));
     }
 }

@@ -248,6 +248,7 @@ impl Connection {
             caller.department.clone(),
             caller.org.clone(),
         );
+        let mut records = Vec::with_capacity(verdicts.len());
         for verdict in &verdicts {
             let decision = if verdict.valid {
                 audit::Outcome::Valid
@@ -269,8 +270,9 @@ impl Connection {
             if let Some(id) = verdict.holder.as_ref().and_then(|h| h.id.as_deref()) {
                 record = record.subject(self.state.audit_key.personal_id(id));
             }
-            self.state.audit(&record).await?;
+            records.push(record);
         }
+        self.state.audit_all(&records).await?;
         Ok(verdicts)
     }
 }

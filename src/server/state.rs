@@ -3,10 +3,15 @@
 //! A [`Snapshot`] (verifier + TLS configuration built from the same trust directory) is swapped
 //! as a whole; requests and handshakes take the current one, so a reload never drops a
 //! connection. The verdict cache is keyed by snapshot generation and emptied on reload.
+//!
+//! The audit records and the rate limits go where the deployment says: this gateway's file and
+//! in-process buckets, or, with `[cluster]`, the cluster's database ([`crate::cluster`]);
+//! [`State::audit`] and [`State::limit`] are the one way the API writes a record or takes from a
+//! bucket either way.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::Instant;
 
 use moka::sync::Cache;
@@ -21,11 +26,13 @@ use super::metrics::{Metrics, RELOAD_TRUST_POLICIES};
 use super::problem::ApiError;
 use super::tls::{self, ServerIdentity, TlsError};
 use super::upstream::{UpstreamSetupError, Upstreams};
-use crate::audit::{AuditError, AuditKey, AuditLog, AuditOptions, Record, SecretFileError};
+use crate::audit::{AuditError, AuditKey, AuditLog, AuditOptions, Record, SecretFileError, Sink};
+use crate::cluster::{self, Cluster};
 use crate::crypto::sha256_of;
 use crate::licence::verify::LoadError;
 use crate::licence::{Verdict, Verifier};
 use crate::policy::mask::MaskKey;
+use crate::policy::model::Rate;
 use crate::policy::rate::RateLimiter;
 use crate::policy::{signing, PolicyError, PolicySet};
 use crate::stats::{self, Fact, Resolver, Stats};
@@ -111,18 +118,23 @@ pub struct State {
     pub cache: VerdictCache,
     pub clock: Arc<dyn Clock>,
     pub upstreams: Upstreams,
-    pub audit_log: AuditLog,
+    /// Where the audit records go: the file, or the cluster's database.
+    pub audit: Arc<dyn Sink>,
     /// The wall clock of audit records' `ts`, and so of the statistics' day.
     pub audit_clock: Arc<dyn Clock>,
-    /// Today's figures (`/stats`, `/screen`), fed by every audit record written.
+    /// Today's figures (`/stats`, `/screen`): fed by every audit record written, or, in a
+    /// cluster, read from the database ([`follow_cluster_figures`]).
     pub stats: Stats,
     /// Keyed hashes of personal identifiers in audit records.
     pub audit_key: AuditKey,
     /// The `hash` mask's key.
     pub mask_key: MaskKey,
+    /// The in-process rate limiter (without `[cluster]`).
     pub rates: RateLimiter,
     /// Monotonic time origin of the rate limiter.
     pub started: tokio::time::Instant,
+    /// With `[cluster]`: the audit chain, global rate limits and figures in the database.
+    pub cluster: Option<Arc<Cluster>>,
     identity: ServerIdentity,
     snapshot: RwLock<Arc<Snapshot>>,
     next_generation: AtomicU64,
@@ -132,12 +144,14 @@ pub struct State {
 }
 
 impl State {
-    /// Loads everything for the first time.
+    /// Loads everything for the first time. With `cluster` (started from `[cluster]`) the
+    /// records go to its database; else the audit file is opened.
     pub fn new(
         config: Config,
         identity: ServerIdentity,
         metrics: Metrics,
         clock: Arc<dyn Clock>,
+        cluster: Option<Arc<Cluster>>,
     ) -> Result<Self, LoadSnapshotError> {
         let snapshot = build_snapshot(&config, &identity, 1, clock.now())?;
         let upstreams = Upstreams::new(&config.upstreams)?;
@@ -153,26 +167,42 @@ impl State {
             MASK_KEY,
         )?);
         let audit_clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let options = AuditOptions {
-            flush_interval: config.audit.flush_interval,
-            max_bytes: config.audit.max_bytes,
-            clock: audit_clock.clone(),
-            ..AuditOptions::default()
+        let (audit, stats): (Arc<dyn Sink>, Stats) = match (&cluster, &config.audit.path) {
+            // the cluster's figures are read from the database once the state is up
+            (Some(cluster), _) => (
+                cluster.chain().clone(),
+                Stats::new(stats::day_of(audit_clock.now()), Default::default()),
+            ),
+            (None, Some(path)) => {
+                let options = AuditOptions {
+                    flush_interval: config.audit.flush_interval,
+                    max_bytes: config.audit.max_bytes,
+                    clock: audit_clock.clone(),
+                    ..AuditOptions::default()
+                };
+                let audit_log = AuditLog::open(path, options)?;
+                for notice in audit_log.notices() {
+                    tracing::warn!(notice = ?notice, "audit log notice");
+                }
+                let stats = rebuild_stats(path, &snapshot, audit_clock.now());
+                (Arc::new(audit_log), stats)
+            }
+            (None, None) => {
+                return Err(LoadSnapshotError::Audit(AuditError::Unavailable {
+                    reason: "no `[audit] path` and no `[cluster]`".into(),
+                }))
+            }
         };
-        let audit_log = AuditLog::open(&config.audit.path, options)?;
-        for notice in audit_log.notices() {
-            tracing::warn!(notice = ?notice, "audit log notice");
-        }
-        let stats = rebuild_stats(&config, &snapshot, audit_clock.now());
         Ok(Self {
             upstreams,
-            audit_log,
+            audit,
             audit_clock,
             stats,
             audit_key,
             mask_key,
             rates: RateLimiter::default(),
             started: tokio::time::Instant::now(),
+            cluster,
             cache: VerdictCache::new(&config.cache),
             config,
             metrics,
@@ -264,38 +294,106 @@ impl State {
         Some(hit)
     }
 
-    /// Appends an audit record and counts it in today's figures; a failure means the answer
-    /// must not be sent (500).
+    /// Whether the gateway can serve: not draining, and in a cluster its database is there.
+    pub fn is_ready(&self) -> bool {
+        !self.is_draining() && self.cluster.as_ref().is_none_or(|c| c.is_ready())
+    }
+
+    /// Writes an audit record (and counts it in today's figures); a failure means the answer
+    /// must not be sent.
     pub async fn audit(&self, record: &Record) -> Result<(), ApiError> {
-        // with fsync per record, appending blocks on the disk: keep it off the async workers
-        let result = if self.config.audit.flush_interval.is_zero() {
-            tokio::task::block_in_place(|| self.audit_log.append(record))
-        } else {
-            self.audit_log.append_async(record).await
-        };
-        match result {
-            Ok(_) => {
-                if let Some(fact) = Fact::of_record(record) {
+        self.audit_all(std::slice::from_ref(record)).await
+    }
+
+    /// Writes the records of one request, in order: 500 when the file refuses them, 503
+    /// `AUDIT_UNAVAILABLE` when the cluster's database cannot take them now.
+    pub async fn audit_all(&self, records: &[Record]) -> Result<(), ApiError> {
+        match self.audit.append(records).await {
+            Ok(()) => {
+                // a cluster's figures are read back from its database, every node's records
+                if self.cluster.is_none() {
                     let snapshot = self.snapshot();
-                    self.stats
-                        .observe(fact, self.audit_clock.now(), &snapshot.names());
+                    let now = self.audit_clock.now();
+                    for fact in records.iter().filter_map(Fact::of_record) {
+                        self.stats.observe(fact, now, &snapshot.names());
+                    }
                 }
                 Ok(())
             }
             Err(e) => {
-                self.metrics.audit_write_failures.inc();
-                tracing::error!(error = %e, "audit log append failed; refusing to answer");
-                Err(ApiError::Internal(format!("audit log: {e}")))
+                self.metrics
+                    .audit_write_failures
+                    .inc_by(records.len() as u64);
+                tracing::error!(error = %e, "audit append failed; refusing to answer");
+                Err(match e {
+                    AuditError::Unavailable { reason } => ApiError::AuditUnavailable(reason),
+                    other => ApiError::Internal(format!("audit log: {other}")),
+                })
+            }
+        }
+    }
+
+    /// Takes one request of `org` on `item` from its bucket under `rate`: this gateway's, or
+    /// the cluster's. 429 when the bucket is empty; 503 when the cluster cannot decide.
+    pub async fn limit(&self, org: &str, item: &str, rate: Rate) -> Result<(), ApiError> {
+        let decision = match &self.cluster {
+            Some(cluster) => cluster.rate().take(org, item, rate).await.map_err(|e| {
+                tracing::error!(error = %e, "rate-limit decision failed; refusing");
+                ApiError::AuditUnavailable(e.to_string())
+            })?,
+            None => {
+                let now = self.started.elapsed().as_secs_f64();
+                self.rates.take(org, item, rate, now)
+            }
+        };
+        decision.map_err(|retry_after| ApiError::RateLimited { retry_after })
+    }
+}
+
+/// With `[cluster]`: reads the whole cluster's figures of the day into `state.stats` every
+/// [`cluster::figures::REFRESH`] (and sweeps spent rate buckets now and then), until the state
+/// is gone or drains. A failed read keeps the last figures.
+pub async fn follow_cluster_figures(state: Weak<State>) {
+    let mut tick = tokio::time::interval(cluster::figures::REFRESH);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_sweep = Instant::now();
+    loop {
+        tick.tick().await;
+        let Some(state) = state.upgrade() else {
+            return;
+        };
+        if state.is_draining() {
+            return;
+        }
+        let Some(cluster) = state.cluster.clone() else {
+            return;
+        };
+        refresh_cluster_figures(&state, &cluster).await;
+        if last_sweep.elapsed() >= cluster::rate::SWEEP_INTERVAL {
+            last_sweep = Instant::now();
+            if let Err(e) = cluster.rate().sweep().await {
+                tracing::debug!(error = %e, "rate buckets: sweep failed");
             }
         }
     }
 }
 
+/// One read of the cluster's figures into `state.stats`.
+pub async fn refresh_cluster_figures(state: &State, cluster: &Cluster) {
+    let now = state.audit_clock.now();
+    let day = stats::day_of(now);
+    let snapshot = state.snapshot();
+    match cluster.figures(day, &snapshot.names()).await {
+        Ok(figures) => state.stats.replace(day, figures),
+        Err(e) => tracing::warn!(error = %e, "statistics: cannot read the cluster's figures"),
+    }
+}
+
 /// Today's figures from the day's audit records (a restart does not zero the hall's screen). A
 /// log that cannot be read leaves what was read, and says so: the gateway still serves.
-fn rebuild_stats(config: &Config, snapshot: &Snapshot, now: UnixTime) -> Stats {
+fn rebuild_stats(path: &Path, snapshot: &Snapshot, now: UnixTime) -> Stats {
     let started = Instant::now();
-    match stats::rebuild(&config.audit.path, now, &snapshot.names()) {
+    match stats::rebuild(path, now, &snapshot.names()) {
         Ok(r) => {
             if r.unreadable > 0 {
                 tracing::warn!(

@@ -169,6 +169,7 @@ pub fn config(dir: &Path) -> Config {
         upstreams: Default::default(),
         limits: Limits::default(),
         cache: CacheConfig::default(),
+        cluster: None,
     }
 }
 

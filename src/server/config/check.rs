@@ -226,19 +226,53 @@ fn check_files(
             ));
         }
     }
-    let audit_dir = match config.audit.path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if !audit_dir.is_dir() {
-        problems.push(Problem::new(
-            &config.audit.path.display().to_string(),
-            0,
-            format!(
-                "audit log: the folder `{}` does not exist",
-                audit_dir.display()
-            ),
-        ));
+    match (&config.cluster, &config.audit.path) {
+        (Some(cluster), path) => {
+            // the connection string's syntax and node name were checked with the file; here
+            // what it names: the TLS roots, the password file (no connection is made: `serve`
+            // connects at start)
+            if let Err(e) = crate::cluster::Database::open(cluster) {
+                problems.push(Problem::new("[cluster]", 0, e.to_string()));
+            }
+            if let Some(path) = path {
+                notices.push(format!(
+                    "{}: not used: with [cluster] the audit records go to the database",
+                    path.display()
+                ));
+            }
+            // a database that hangs must be answered (503) before a caller's upstream timeout
+            if let Some((name, upstream)) = config
+                .upstreams
+                .iter()
+                .min_by_key(|(_, u)| u.timeout)
+                .filter(|(_, u)| u.timeout <= cluster.timeout)
+            {
+                notices.push(format!(
+                    "[cluster] timeout_ms = {} is not under upstream `{name}`'s timeout_ms = {}: \
+                     a hanging database would answer 503 only after it",
+                    cluster.timeout.as_millis(),
+                    upstream.timeout.as_millis()
+                ));
+            }
+        }
+        (None, Some(path)) => {
+            let audit_dir = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            if !audit_dir.is_dir() {
+                problems.push(Problem::new(
+                    &path.display().to_string(),
+                    0,
+                    format!(
+                        "audit log: the folder `{}` does not exist",
+                        audit_dir.display()
+                    ),
+                ));
+            }
+        }
+        // reported with the file
+        (None, None) => {}
     }
     items
 }
