@@ -137,8 +137,16 @@ async fn a_revoked_caller_is_refused_at_the_handshake() {
     let revoked = connector(&r.dir, Some(&r.revoked));
     let error = tls_refusal(&revoked, addr).await;
     assert!(error.contains("CertificateRevoked"), "{error}");
-    let metrics = admin_get(server.admin_addr(), "/metrics").await;
-    let text = String::from_utf8_lossy(&metrics.body);
+    // the server counts the failure after its alert is on the wire: wait for it (up to 5 s)
+    let mut text = String::new();
+    for _ in 0..100 {
+        let metrics = admin_get(server.admin_addr(), "/metrics").await;
+        text = String::from_utf8_lossy(&metrics.body).into_owned();
+        if metric(&text, "tongban_tls_handshake_failures_total") >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert!(metric(&text, "tongban_tls_handshake_failures_total") >= 1.0);
     // the city's earliest nextUpdate is exported
     let next = metric(
