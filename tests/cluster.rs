@@ -28,6 +28,7 @@ mod gateway;
 #[path = "common/postgres.rs"]
 mod postgres;
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
@@ -359,14 +360,23 @@ async fn the_database_going_away_and_coming_back() {
     }
     // down for two seconds at least: the idle pings and the pool meet it too
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let forwarded_before = world.upstream_requests.load(Ordering::Relaxed);
+    let measured_from = load.started.elapsed();
     load.until(Duration::from_secs(10), |a| {
         a.iter()
-            .filter(|x| x.at > stopped && x.status == 503)
+            .filter(|x| x.at > measured_from && x.status == 503)
             .count()
             >= 30
     })
     .await;
     let down_until = load.started.elapsed();
+    // nothing reached the upstream while no record could be written (the item has no rate, so
+    // only the up-front check stops it)
+    assert_eq!(
+        world.upstream_requests.load(Ordering::Relaxed),
+        forwarded_before,
+        "requests forwarded while the database was away"
+    );
     let restarted = Instant::now();
     world.pg.restart();
     let mut back = Vec::new();

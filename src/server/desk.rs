@@ -24,7 +24,7 @@ use hyper::header::{HeaderValue, ALLOW, HOST, ORIGIN};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::caller::Caller;
-use super::problem::ApiError;
+use super::problem::{classify, ApiError};
 use super::service::{check_media_type, discard_body, read_body, Connection};
 use super::web::{self, Asset};
 use crate::licence::Verdict;
@@ -180,7 +180,15 @@ async fn verify(
         .await
     {
         Ok(mut verdicts) if !verdicts.is_empty() => verdicts.swap_remove(0),
-        Ok(_) | Err(_) => {
+        // 503 while a cluster's database is away (contract section 9), else 500
+        Err(e) => {
+            return notice(
+                classify(&e).status,
+                "核验未能完成，请稍后重试",
+                "the check could not be completed; try again",
+            )
+        }
+        Ok(_) => {
             return notice(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "核验未能完成，请稍后重试",

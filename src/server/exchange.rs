@@ -46,7 +46,8 @@ const DROPPED_HEADERS: [&str; 11] = [
 ];
 
 /// Answers one exchange request. Every path out writes its audit record first; if that write
-/// fails, the answer is a 500 (503 in a cluster) and no data leaves.
+/// fails, the answer is a 500 (503 in a cluster) and no data leaves. In a cluster whose database
+/// is away nothing is forwarded: 503 at once.
 pub async fn handle(
     state: &Arc<State>,
     req: Request<Incoming>,
@@ -54,6 +55,10 @@ pub async fn handle(
     request_id: &str,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     let started = Instant::now();
+    if let Err(e) = state.check_audit_available() {
+        discard_body(req.into_body());
+        return Err(e);
+    }
     let (parts, body) = req.into_parts();
     let snapshot = state.snapshot();
     let (trail, permitted) = authorise(state, &snapshot, &parts, caller).await;

@@ -228,6 +228,7 @@ impl Connection {
         caller: &Caller,
         request_id: &str,
     ) -> Result<Vec<Verdict>, ApiError> {
+        self.state.check_audit_available()?;
         let state = self.state.clone();
         let city = caller.city.clone();
         let started = Instant::now();

@@ -299,6 +299,18 @@ impl State {
         !self.is_draining() && self.cluster.as_ref().is_none_or(|c| c.is_ready())
     }
 
+    /// Refuses work up front while the cluster's database is away: no record could be written,
+    /// so nothing may be forwarded or verified (503 `AUDIT_UNAVAILABLE` at once, not after the
+    /// upstream's or the database's timeout).
+    pub fn check_audit_available(&self) -> Result<(), ApiError> {
+        match &self.cluster {
+            Some(cluster) if !cluster.is_ready() => Err(ApiError::AuditUnavailable(
+                "the cluster's database is not reachable".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Writes an audit record (and counts it in today's figures); a failure means the answer
     /// must not be sent.
     pub async fn audit(&self, record: &Record) -> Result<(), ApiError> {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -66,6 +66,8 @@ pub struct World {
     pub pg: Postgres,
     pub work: tempfile::TempDir,
     pub upstream: SocketAddr,
+    /// Requests the upstream has received.
+    pub upstream_requests: Arc<AtomicU64>,
     pub tls: TlsConnector,
 }
 
@@ -79,12 +81,14 @@ impl World {
         let pki = Pki::shared();
         pki.copy(&work.path().join("pki"));
         super::gateway::policies_with(work.path(), &policy());
-        let upstream = upstream().await;
+        let upstream_requests = Arc::new(AtomicU64::new(0));
+        let upstream = upstream(upstream_requests.clone()).await;
         World {
             pg,
             tls: connector(&work.path().join("pki"), Some(&pki.client(CALLER))),
             work,
             upstream,
+            upstream_requests,
         }
     }
 
@@ -240,8 +244,8 @@ impl Gateway {
     }
 }
 
-/// A real upstream: JSON for every path.
-async fn upstream() -> SocketAddr {
+/// A real upstream: JSON for every path, each request counted in `requests`.
+async fn upstream(requests: Arc<AtomicU64>) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -249,15 +253,20 @@ async fn upstream() -> SocketAddr {
             let Ok((tcp, _)) = listener.accept().await else {
                 return;
             };
+            let requests = requests.clone();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(|_req: Request<Incoming>| async {
-                    let body = json!({"account": {"status": "正常", "balance": 1234.5, "no": "x"}});
-                    Ok::<_, Infallible>(
-                        Response::builder()
-                            .header("content-type", "application/json")
-                            .body(Full::new(Bytes::from(body.to_string())))
-                            .unwrap(),
-                    )
+                let service = hyper::service::service_fn(move |_req: Request<Incoming>| {
+                    requests.fetch_add(1, Ordering::Relaxed);
+                    async {
+                        let body =
+                            json!({"account": {"status": "正常", "balance": 1234.5, "no": "x"}});
+                        Ok::<_, Infallible>(
+                            Response::builder()
+                                .header("content-type", "application/json")
+                                .body(Full::new(Bytes::from(body.to_string())))
+                                .unwrap(),
+                        )
+                    }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(tcp), service)
