@@ -25,7 +25,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
-use common::{admin_get, config, connector, metric, send, start, Pki};
+use common::{admin_get, config, connector, curl_post, metric, send, start, Pki};
 use tongban::server::config::Upstream;
 
 const CALLER: &str = "420100-GOV_SERVICE";
@@ -563,6 +563,39 @@ async fn every_status_of_the_exchange() {
 }
 
 /// `kill -9` under load: every request answered before the kill has its audit record.
+/// A body over the limit on its way upstream (no length declared, so it is found out while it
+/// streams) gets its 413 over HTTP/2 as over HTTP/1.1, not a reset; so does a declared one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_exchange_bodies_over_http2_get_413() {
+    let pki = Pki::shared();
+    let work = tempfile::tempdir().unwrap();
+    let up = upstream(Arc::new(Mutex::new(Seen::default()))).await;
+    let server = start(gateway_config(&pki.dir, work.path(), up)).await;
+    let addr = server.public_addr();
+    let id = pki.client(CALLER);
+    let headers = ["x-purpose: TEST", "content-type: application/octet-stream"];
+    for (size, from_pipe) in [
+        (300 * 1024, true),
+        (3 * 1024 * 1024, true),
+        (300 * 1024, false),
+    ] {
+        for http in ["2", "1.1"] {
+            let path = "/v1/exchange/HPF-TEST/echo";
+            let (status, stdout, stderr) =
+                curl_post(&pki.dir, &id, (addr, path), &headers, size, from_pipe, http).await;
+            assert!(
+                status.success(),
+                "{size} bytes over {http}: curl {:?}: {stderr}{stdout}",
+                status.code()
+            );
+            let (problem, status) = stdout.rsplit_once('\n').unwrap();
+            assert_eq!(status, format!("413 {http}"), "{stdout}");
+            let problem: Value = serde_json::from_str(problem).unwrap();
+            assert_eq!(problem["code"], "BODY_TOO_LARGE");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_gateway_loses_no_answered_record() {
     let pki = Pki::shared();

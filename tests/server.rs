@@ -17,7 +17,7 @@ use hyper::body::Bytes;
 use hyper::{Request, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use common::{admin_get, config, connector, metric, post, send, start, Pki};
+use common::{admin_get, config, connector, curl_post, metric, post, send, start, Pki};
 
 const VERIFY: &str = "/v1/licences/verify";
 const BATCH: &str = "/v1/licences/verify-batch";
@@ -676,7 +676,6 @@ async fn oversized_bodies_over_http2_get_413() {
     let pki = Pki::shared();
     let server = start(config(&pki.dir)).await;
     let addr = server.public_addr();
-    let work = tempfile::tempdir().unwrap();
     let id = pki.client(WUHAN);
     // declared and drained (200 KiB), declared and too large to drain (3 MiB), and sent with
     // no length at all (curl reads it from a pipe)
@@ -686,36 +685,21 @@ async fn oversized_bodies_over_http2_get_413() {
         (300 * 1024, true),
     ];
     for ((size, from_pipe), http) in cases.into_iter().flat_map(|c| [(c, "2"), (c, "1.1")]) {
-        let body = work.path().join("body");
-        std::fs::write(&body, vec![b'a'; size]).unwrap();
-        let mut curl = std::process::Command::new("curl");
-        curl.args(["--silent", "--show-error", "--max-time", "20"])
-            .arg(if http == "2" { "--http2" } else { "--http1.1" })
-            .arg("--cacert")
-            .arg(pki.dir.join("server/ca.pem"))
-            .arg("--cert")
-            .arg(&id.cert)
-            .arg("--key")
-            .arg(&id.key)
-            .args(["-H", "content-type: application/jose"])
-            .args(["-w", "\n%{http_code} %{http_version}"])
-            .arg(format!("https://localhost:{}{VERIFY}", addr.port()));
-        if from_pipe {
-            curl.args(["-H", "transfer-encoding: chunked", "--data-binary", "@-"])
-                .stdin(std::fs::File::open(&body).unwrap());
-        } else {
-            curl.arg("--data-binary")
-                .arg(format!("@{}", body.display()));
-        }
-        let out = tokio::task::spawn_blocking(move || curl.output().unwrap())
-            .await
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
+        let headers = ["content-type: application/jose"];
+        let (status, stdout, stderr) = curl_post(
+            &pki.dir,
+            &id,
+            (addr, VERIFY),
+            &headers,
+            size,
+            from_pipe,
+            http,
+        )
+        .await;
         assert!(
-            out.status.success(),
-            "{size} bytes: curl {:?}: {}{stdout}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr)
+            status.success(),
+            "{size} bytes: curl {:?}: {stderr}{stdout}",
+            status.code()
         );
         let (problem, status) = stdout.rsplit_once('\n').unwrap();
         assert_eq!(status, format!("413 {http}"), "{size} bytes: {stdout}");

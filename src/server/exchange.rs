@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use http_body_util::{Full, Limited};
+use http_body_util::Full;
 use hyper::body::{Body, Bytes, Incoming};
 use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::http::request::Parts;
@@ -342,7 +342,7 @@ async fn forward(
     let body = if body.is_end_stream() {
         UpstreamBody::Empty
     } else {
-        UpstreamBody::Streamed(Limited::new(body, limit))
+        UpstreamBody::streamed(body, limit)
     };
     let mut req = Request::new(body);
     *req.method_mut() = parts.method.clone();

@@ -348,7 +348,11 @@ pub const MAX_DRAINED_BODY_BYTES: u64 = 16 * 1024 * 1024;
 /// stays open (HTTP/1.1). Bounded by [`MAX_DRAINED_BODY_BYTES`] and [`DISCARD_TIMEOUT`]; past
 /// either, the body is dropped. Nothing is kept: the cost is the bandwidth.
 pub(super) fn discard_body(mut body: Incoming) {
-    tokio::spawn(async move {
+    // outside a runtime (a body dropped at shutdown) it is simply dropped
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
         let drain = async {
             let mut read = 0u64;
             while let Some(Ok(frame)) = body.frame().await {

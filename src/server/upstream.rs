@@ -33,6 +33,7 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use super::config::Upstream as UpstreamConfig;
+use super::service::discard_body;
 
 /// Idle connections kept per upstream; enough for the gateway's concurrency.
 const MAX_IDLE: usize = 512;
@@ -341,7 +342,7 @@ fn bodiless_copy(req: &Request<UpstreamBody>) -> Request<UpstreamBody> {
 fn limit_hit(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
-        if err.is::<http_body_util::LengthLimitError>() {
+        if err.is::<CallerBodyTooLarge>() {
             return true;
         }
         cur = err.source();
@@ -352,8 +353,34 @@ fn limit_hit(e: &(dyn std::error::Error + 'static)) -> bool {
 /// The body sent upstream: none, or the caller's, streamed under the size limit.
 pub enum UpstreamBody {
     Empty,
-    Streamed(Limited<Incoming>),
+    /// The caller's body (`None` once it ended) and how many more bytes of it may pass.
+    Streamed {
+        body: Option<Incoming>,
+        left: usize,
+    },
 }
+
+impl UpstreamBody {
+    /// The caller's `body`, of which at most `limit` bytes go upstream.
+    pub fn streamed(body: Incoming, limit: usize) -> UpstreamBody {
+        UpstreamBody::Streamed {
+            body: Some(body),
+            left: limit,
+        }
+    }
+}
+
+/// The caller's body went past `max_body_bytes` on its way upstream.
+#[derive(Debug)]
+struct CallerBodyTooLarge;
+
+impl std::fmt::Display for CallerBodyTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the request body is over the limit")
+    }
+}
+
+impl std::error::Error for CallerBodyTooLarge {}
 
 impl Body for UpstreamBody {
     type Data = Bytes;
@@ -363,23 +390,58 @@ impl Body for UpstreamBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        match self.get_mut() {
-            UpstreamBody::Empty => Poll::Ready(None),
-            UpstreamBody::Streamed(body) => Pin::new(body).poll_frame(cx),
-        }
+        let UpstreamBody::Streamed { body, left } = self.get_mut() else {
+            return Poll::Ready(None);
+        };
+        let Some(inner) = body.as_mut() else {
+            return Poll::Ready(None);
+        };
+        Poll::Ready(match std::task::ready!(Pin::new(inner).poll_frame(cx)) {
+            Some(Ok(frame)) => {
+                let len = frame.data_ref().map_or(0, Bytes::len);
+                match left.checked_sub(len) {
+                    Some(rest) => {
+                        *left = rest;
+                        Some(Ok(frame))
+                    }
+                    // the rest of it is drained when this body is dropped
+                    None => Some(Err(Box::new(CallerBodyTooLarge))),
+                }
+            }
+            Some(Err(e)) => Some(Err(Box::new(e))),
+            None => {
+                *body = None;
+                None
+            }
+        })
     }
 
     fn is_end_stream(&self) -> bool {
         match self {
             UpstreamBody::Empty => true,
-            UpstreamBody::Streamed(body) => body.is_end_stream(),
+            UpstreamBody::Streamed { body, .. } => body.as_ref().is_none_or(Body::is_end_stream),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match self {
-            UpstreamBody::Empty => SizeHint::with_exact(0),
-            UpstreamBody::Streamed(body) => body.size_hint(),
+            UpstreamBody::Streamed {
+                body: Some(body), ..
+            } => body.size_hint(),
+            _ => SizeHint::with_exact(0),
+        }
+    }
+}
+
+/// A caller's body not read to its end (over the limit, or the upstream failed or answered
+/// early) is drained after the answer, so that a client still sending sees the answer rather
+/// than a reset (HTTP/2) or a closed connection.
+impl Drop for UpstreamBody {
+    fn drop(&mut self) {
+        if let UpstreamBody::Streamed { body, .. } = self {
+            if let Some(rest) = body.take().filter(|b| !b.is_end_stream()) {
+                discard_body(rest);
+            }
         }
     }
 }

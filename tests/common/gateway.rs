@@ -426,3 +426,51 @@ pub fn assert_no_inline_script(html: &str) {
         assert!(!lower.contains(attr), "{attr} in the page");
     }
 }
+
+/// A body of `size` bytes POSTed by curl to `https://localhost:PORT{path}` (`addr`'s port) over
+/// HTTP `http` ("2" or "1.1") as client `id`: with its length declared, or (`from_pipe`) chunked
+/// from a pipe with no length at all.
+/// Returns curl's exit status and stdout: the answer's body, a newline, then
+/// `STATUS HTTP_VERSION`.
+pub async fn curl_post(
+    pki_dir: &Path,
+    id: &ClientId,
+    (addr, path): (SocketAddr, &str),
+    headers: &[&str],
+    size: usize,
+    from_pipe: bool,
+    http: &str,
+) -> (std::process::ExitStatus, String, String) {
+    let work = tempfile::tempdir().unwrap();
+    let body = work.path().join("body");
+    std::fs::write(&body, vec![b'a'; size]).unwrap();
+    let mut curl = std::process::Command::new("curl");
+    curl.args(["--silent", "--show-error", "--max-time", "20"])
+        .arg(if http == "2" { "--http2" } else { "--http1.1" })
+        .arg("--cacert")
+        .arg(pki_dir.join("server/ca.pem"))
+        .arg("--cert")
+        .arg(&id.cert)
+        .arg("--key")
+        .arg(&id.key)
+        .args(["-w", "\n%{http_code} %{http_version}"])
+        .arg(format!("https://localhost:{}{path}", addr.port()));
+    for h in headers {
+        curl.args(["-H", h]);
+    }
+    if from_pipe {
+        curl.args(["-H", "transfer-encoding: chunked", "--data-binary", "@-"])
+            .stdin(std::fs::File::open(&body).unwrap());
+    } else {
+        curl.arg("--data-binary")
+            .arg(format!("@{}", body.display()));
+    }
+    let out = tokio::task::spawn_blocking(move || curl.output().unwrap())
+        .await
+        .unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
