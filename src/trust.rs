@@ -297,6 +297,9 @@ pub struct RevocationStatus<'a> {
     pub stale: Vec<&'a Crl>,
     /// The certificates of the chain revoked at the time asked, with their CRL entry.
     pub revoked: Vec<(&'a Cert, &'a Revocation)>,
+    /// The first moment one of the consulted CRLs not yet stale becomes stale (just after its
+    /// nextUpdate): when this judgement may change without a reload.
+    pub next_stale: Option<UnixTime>,
 }
 
 impl CityTrust {
@@ -312,8 +315,14 @@ impl CityTrust {
         for pair in chain.windows(2) {
             let [cert, issuer] = pair else { continue };
             for crl in self.crls_for(issuer) {
-                if crl.is_stale(now) && !status.stale.iter().any(|s| std::ptr::eq(*s, crl)) {
-                    status.stale.push(crl);
+                if crl.is_stale(now) {
+                    if !status.stale.iter().any(|s| std::ptr::eq(*s, crl)) {
+                        status.stale.push(crl);
+                    }
+                } else if let Some(next) = crl.next_update() {
+                    let stale_from = next.saturating_add(1);
+                    status.next_stale =
+                        Some(status.next_stale.map_or(stale_from, |n| n.min(stale_from)));
                 }
                 if let Some(entry) = crl.lookup(cert.serial()).filter(|e| e.revokes_at(at)) {
                     status.revoked.push((cert, entry));

@@ -243,6 +243,16 @@ async fn three_gateways_one_chain_each() {
         err.contains("node `gw-3`") && err.contains("fork: records 3, "),
         "{err}"
     );
+    // a NULL written where the schema had NOT NULL is a break named, not a crash of the check
+    world.pg.psql(
+        "tongban",
+        "SET session_replication_role = replica; \
+         ALTER TABLE tongban_audit ALTER COLUMN line DROP NOT NULL; \
+         UPDATE tongban_audit SET line = NULL WHERE node = 'gw-1' AND seq = 6",
+    );
+    let (code, out, err) = world.verify_database();
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("node `gw-1` seq 6: "), "{err}");
     for g in [gw1, gw2, gw3] {
         g.stop().await;
     }
@@ -598,9 +608,10 @@ async fn migrations_are_recorded_and_a_foreign_schema_refused() {
         "{}",
         stderr(&out)
     );
-    let bad = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("node = \"gw-9\"", "node = \"gw 9\"\nca = \"missing.pem\"");
+    let bad = std::fs::read_to_string(&config).unwrap().replace(
+        "node = \"gw-9\"",
+        "node = \"gw 9\"\nca = \"missing.pem\"\npassword_file = \"missing.pass\"",
+    );
     std::fs::write(&config, bad).unwrap();
     let out = world.tongban(&["config", "check", config.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
@@ -609,8 +620,13 @@ async fn migrations_are_recorded_and_a_foreign_schema_refused() {
         text.contains("cluster.node: `gw 9` is not a node name"),
         "{text}"
     );
+    // every problem at once: both missing files, not the first
     assert!(
         text.contains("missing.pem: the database's TLS roots"),
+        "{text}"
+    );
+    assert!(
+        text.contains("missing.pass: the database password"),
         "{text}"
     );
 }

@@ -202,6 +202,103 @@ async fn an_open_connection_revoked_by_a_reload_is_refused_on_its_next_request()
     assert_eq!(reply.status, StatusCode::OK);
 }
 
+/// Under `stale_crls = "refuse"`, a connection opened while its CA's CRL was fresh is refused
+/// on its first request after the CRL's nextUpdate, with no reload (the judgement of a
+/// connection's caller holds only until then).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crl_going_stale_refuses_an_open_connection_on_its_next_request() {
+    let r = Revocable::new();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let next_update = now + 2;
+    r.write_crl(&[], now - 60, next_update);
+    let server = start(r.config(StaleCrls::Refuse)).await;
+    let tls = common::tls_connect(&connector(&r.dir, Some(&r.kept)), server.public_addr())
+        .await
+        .unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let first = sender
+        .send_request(post(VERIFY, "application/jose", "x"))
+        .await
+        .unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    first.into_body().collect().await.unwrap();
+    // stale from the second after nextUpdate
+    while time::OffsetDateTime::now_utc().unix_timestamp() <= next_update {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let second = sender
+        .send_request(post(VERIFY, "application/jose", "x"))
+        .await
+        .unwrap();
+    assert_eq!(second.status(), StatusCode::FORBIDDEN);
+    let body = second.into_body().collect().await.unwrap().to_bytes();
+    let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(problem["code"], "CALLER_NOT_TRUSTED");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("past its nextUpdate"),
+        "{problem}"
+    );
+}
+
+/// A connection kept open past its client certificate's notAfter is refused on its next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_outliving_its_certificate_is_refused_on_its_next_request() {
+    let r = Revocable::new();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let not_after = now + 2;
+    let spec = CertSpec::client(
+        "420100",
+        "HRSS",
+        "武汉市测试部门",
+        None,
+        now - DAY,
+        not_after,
+    )
+    .with_serial(7003);
+    let issued = r.root.issue(&spec).unwrap();
+    let id = ClientId {
+        cert: r.dir.join("short.pem"),
+        key: r.dir.join("short.key"),
+    };
+    std::fs::write(&id.cert, issued.cert_pem()).unwrap();
+    std::fs::write(&id.key, issued.key_pem()).unwrap();
+    let server = start(r.config(StaleCrls::Refuse)).await;
+    let tls = common::tls_connect(&connector(&r.dir, Some(&id)), server.public_addr())
+        .await
+        .unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let first = sender
+        .send_request(post(VERIFY, "application/jose", "x"))
+        .await
+        .unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    first.into_body().collect().await.unwrap();
+    while time::OffsetDateTime::now_utc().unix_timestamp() <= not_after {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let second = sender
+        .send_request(post(VERIFY, "application/jose", "x"))
+        .await
+        .unwrap();
+    assert_eq!(second.status(), StatusCode::FORBIDDEN);
+    let body = second.into_body().collect().await.unwrap().to_bytes();
+    let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(problem["code"], "CALLER_NOT_TRUSTED");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("has expired"),
+        "{problem}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_crl_warns_by_default_and_refuses_when_configured() {
     let r = Revocable::new();

@@ -19,8 +19,10 @@ use crate::licence::issue::{Draft, LicenceSigner, SignerHeader};
 use crate::time::{parse_rfc3339, Clock, SystemClock};
 
 #[derive(Debug, Subcommand)]
-// parsed once per process: the size of the larger variant does not matter
-#[allow(clippy::large_enum_variant)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once per process: the size of the larger variant does not matter"
+)]
 pub enum Command {
     /// Issue a licence (or `--count N`); prints each compact JWS on its own line.
     Issue(IssueArgs),

@@ -382,7 +382,10 @@ fn parse_date(text: &str) -> Result<Day, String> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one argument per `policy explain` option, straight from the command line"
+)]
 fn explain(
     dir: &Path,
     caller: &str,

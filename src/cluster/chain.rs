@@ -291,6 +291,12 @@ impl Writer {
         let mut head = self.head;
         let mut accepted = Vec::with_capacity(jobs.len());
         for job in jobs {
+            // its request gave up waiting and answered 503: no record of an answer never sent
+            // (one that gives up during the COMMIT is recorded all the same: a record without
+            // its answer, never an answer without its record)
+            if job.done.is_closed() {
+                continue;
+            }
             let (len, before) = (rows.seq.len(), head);
             match rows.push_all(&job.entries, &mut head, &self.shared.node, &self.clock) {
                 Ok(()) => accepted.push(job),

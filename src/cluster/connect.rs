@@ -61,6 +61,25 @@ impl Database {
         )
     }
 
+    /// Every problem of `[cluster]`'s files and TLS settings at once (`config check`), each
+    /// naming its file; no connection is made.
+    pub fn problems(config: &ClusterConfig) -> Vec<ClusterError> {
+        let mut found = Vec::new();
+        if let Some(Err(e)) = config.ca.as_deref().map(client_tls) {
+            found.push(e);
+        }
+        if let Some(Err(e)) = config.password_file.as_deref().map(read_password) {
+            found.push(e);
+        }
+        // the TLS settings against the connection string (whose syntax the file's check names)
+        if found.is_empty() && super::check_database(&config.database).is_ok() {
+            if let Err(e) = Self::open(config) {
+                found.push(e);
+            }
+        }
+        found
+    }
+
     /// A database from a connection string, optional PEM roots (TLS required and verified) and
     /// an optional password file; `timeout` bounds connecting.
     pub fn new(

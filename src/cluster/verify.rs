@@ -122,7 +122,7 @@ pub async fn verify(database: &Database) -> Result<Vec<NodeReport>, ClusterError
         .await
         .map_err(query("the nodes"))?
     {
-        let node: String = row.get(0);
+        let node = text(&row, 0).to_owned();
         reports.insert(node.clone(), Checker::new(node));
     }
     let forks = client
@@ -135,10 +135,14 @@ pub async fn verify(database: &Database) -> Result<Vec<NodeReport>, ClusterError
         .map_err(query("forks"))?;
     let mut forked: BTreeSet<(String, String)> = BTreeSet::new();
     for row in forks {
-        let (node, prev, seqs): (String, String, Vec<i64>) = (row.get(0), row.get(1), row.get(2));
-        let seqs: Vec<u64> = seqs
+        let (node, prev) = (text(&row, 0).to_owned(), text(&row, 1).to_owned());
+        let seqs: Vec<u64> = row
+            .try_get::<_, Option<Vec<Option<i64>>>>(2)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
             .into_iter()
-            .filter_map(|s| u64::try_from(s).ok())
+            .filter_map(|s| s.and_then(|s| u64::try_from(s).ok()))
             .collect();
         let checker = reports
             .entry(node.clone())
@@ -160,8 +164,8 @@ pub async fn verify(database: &Database) -> Result<Vec<NodeReport>, ClusterError
         .await
         .map_err(query("repeated seqs"))?;
     for row in same_seq {
-        let (node, seq, count): (String, i64, i64) = (row.get(0), row.get(1), row.get(2));
-        let seq = u64::try_from(seq).unwrap_or(0);
+        let (node, seq, count) = (text(&row, 0).to_owned(), seq(&row, 1), int(&row, 2));
+        let seq = seq.unwrap_or(0);
         reports
             .entry(node.clone())
             .or_insert_with(|| Checker::new(node))
@@ -182,16 +186,16 @@ pub async fn verify(database: &Database) -> Result<Vec<NodeReport>, ClusterError
         .await
         .map_err(query("read the records"))?;
     each_row(&tx, &portal, query("read the records"), |row| {
-        let node: String = row.get(0);
+        let node = text(row, 0).to_owned();
         let checker = reports
             .entry(node.clone())
             .or_insert_with(|| Checker::new(node.clone()));
         let forked_prev = |prev: &str| forked.contains(&(node.clone(), prev.to_owned()));
         checker.row(
-            u64::try_from(row.get::<_, i64>(1)).unwrap_or(0),
-            row.get(2),
-            row.get(3),
-            row.get(4),
+            seq(row, 1).unwrap_or(0),
+            text(row, 2).to_owned(),
+            text(row, 3).to_owned(),
+            text(row, 4).to_owned(),
             forked_prev,
         );
         Ok(())
@@ -221,7 +225,7 @@ pub async fn export(
     let mut written = 0u64;
     let io = |e: std::io::Error| ClusterError::Config(format!("cannot write the export: {e}"));
     each_row(&tx, &portal, query("read the records"), |row| {
-        let line: &str = row.get(0);
+        let line: &str = row.try_get(0).map_err(query("read the records"))?;
         out.write_all(line.as_bytes()).map_err(io)?;
         out.write_all(b"\n").map_err(io)?;
         written += 1;
@@ -245,7 +249,32 @@ pub async fn nodes(database: &Database) -> Result<Vec<String>, ClusterError> {
         )
         .await
         .map_err(query_error(database, "the nodes"))?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
+    rows.iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()
+        .map_err(query_error(database, "the nodes"))
+}
+
+// Columns of a row that someone with the owner's rights may have changed behind the schema's
+// back (a NOT NULL dropped, a NULL written): read without panicking; a row read as "" or 0 then
+// fails its hash or sequence check and is named as a break.
+
+/// A text column, "" when NULL.
+fn text(row: &tokio_postgres::Row, i: usize) -> &str {
+    row.try_get::<_, Option<&str>>(i)
+        .ok()
+        .flatten()
+        .unwrap_or("")
+}
+
+/// A bigint column, 0 when NULL.
+fn int(row: &tokio_postgres::Row, i: usize) -> i64 {
+    row.try_get::<_, Option<i64>>(i).ok().flatten().unwrap_or(0)
+}
+
+/// A `seq` column, `None` when NULL or negative.
+fn seq(row: &tokio_postgres::Row, i: usize) -> Option<u64> {
+    u64::try_from(int(row, i)).ok()
 }
 
 /// A failed query about `what` in `database`.
@@ -297,7 +326,10 @@ async fn check_schema(client: &Client, database: &Database) -> Result<(), Cluste
         .query_one("SELECT to_regclass('tongban_audit') IS NOT NULL", &[])
         .await
         .map_err(query_error(database, "the schema"))?;
-    if row.get(0) {
+    if row
+        .try_get(0)
+        .map_err(query_error(database, "the schema"))?
+    {
         Ok(())
     } else {
         Err(ClusterError::Schema {

@@ -33,6 +33,18 @@ pub struct Caller {
     pub org: String,
     /// The values of [`CALLER_HEADERS`], made once per connection.
     upstream: [HeaderValue; 4],
+    /// Until when this judgement holds without a reload: the first `notAfter` of the chain's
+    /// certificates below the anchor, or the first nextUpdate of the CRLs consulted (a CRL
+    /// that becomes stale refuses under `stale_crls = "refuse"`). A connection's caller is
+    /// judged again after it.
+    pub judged_until: UnixTime,
+}
+
+impl Caller {
+    /// Whether the judgement must be made again at `now`.
+    pub fn judgement_expired(&self, now: UnixTime) -> bool {
+        now >= self.judged_until
+    }
 }
 
 /// Headers the gateway sets upstream from the certificate; a caller's own are dropped.
@@ -75,6 +87,8 @@ pub enum CallerError {
     },
     #[error("CRL `{0}` of the client chain is past its nextUpdate, and stale CRLs refuse callers (`[trust] stale_crls = \"refuse\"`)")]
     StaleCrl(String),
+    #[error("certificate `{0}` of the client chain has expired")]
+    Expired(String),
     #[error("the client certificate has no `OU` (department kind)")]
     NoDepartment,
     #[error("`{0}` is not a department kind of the catalog")]
@@ -118,6 +132,21 @@ pub fn identify(
             since: format_rfc3339(entry.revoked_at),
         });
     }
+    // below the anchor: rustls checked them at the handshake, this is for a connection kept
+    // open past a certificate's end
+    let below_anchor = chain.certs.split_last().map_or(&[][..], |(_, rest)| rest);
+    if let Some(cert) = below_anchor.iter().find(|c| c.not_after() < now) {
+        return Err(CallerError::Expired(cert.subject_text().to_owned()));
+    }
+    let first_end = below_anchor
+        .iter()
+        .map(|c| c.not_after().saturating_add(1))
+        .min();
+    let judged_until = [first_end, status.next_stale]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(UnixTime::MAX);
     if let Some(crl) = status.stale.first() {
         match stale_crls {
             StaleCrls::Refuse => return Err(CallerError::StaleCrl(crl.source().to_owned())),
@@ -152,6 +181,7 @@ pub fn identify(
         org_name,
         org,
         upstream,
+        judged_until,
     })
 }
 

@@ -167,10 +167,16 @@ impl Connection {
             .caller
             .lock()
             .map_err(|_| ApiError::Internal("caller lock poisoned".into()))?;
+        let now = self.state.clock.now();
         let judged = match slot.as_ref() {
-            Some((generation, judged)) if *generation == snapshot.generation => judged.clone(),
+            Some((generation, judged))
+                if *generation == snapshot.generation
+                    && !judged.as_ref().is_ok_and(|c| c.judgement_expired(now)) =>
+            {
+                judged.clone()
+            }
             _ => {
-                let judged = snapshot.caller(peer, self.state.clock.now());
+                let judged = snapshot.caller(peer, now);
                 if let Err(why) = &judged {
                     tracing::warn!(reason = %why, "client certificate refused");
                 }

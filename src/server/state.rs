@@ -66,7 +66,8 @@ impl Snapshot {
     }
 
     /// The caller named by a verified client certificate chain (leaf first) at `now`, or why
-    /// not; judged once per chain and generation.
+    /// not; judged once per chain and generation, and again once the judgement's time is up
+    /// ([`caller::Caller::judged_until`]).
     pub fn caller(&self, presented: &[CertificateDer<'_>], now: UnixTime) -> Judged {
         // length-prefixed: the key is one chain, not a concatenation
         let lengths: Vec<[u8; 8]> = presented
@@ -79,12 +80,17 @@ impl Snapshot {
                 .zip(&lengths)
                 .flat_map(|(c, len)| [&len[..], &c[..]]),
         );
-        self.callers.get_with(key, || {
-            let v = &self.verifier;
-            caller::identify(presented, v.trust(), v.catalog(), now, self.stale_crls)
-                .map(Arc::new)
-                .map_err(|e| e.to_string())
-        })
+        if let Some(judged) = self.callers.get(&key) {
+            if !judged.as_ref().is_ok_and(|c| c.judgement_expired(now)) {
+                return judged;
+            }
+        }
+        let v = &self.verifier;
+        let judged = caller::identify(presented, v.trust(), v.catalog(), now, self.stale_crls)
+            .map(Arc::new)
+            .map_err(|e| e.to_string());
+        self.callers.insert(key, judged.clone());
+        judged
     }
 }
 

@@ -26,7 +26,7 @@ pub(super) enum LeaseError {
 
 /// Connecting and taking the lease may take a few round trips.
 pub(super) fn lease_timeout(timeout: Duration) -> Duration {
-    timeout * 3
+    timeout.saturating_mul(3)
 }
 
 /// A connection holding `node`'s lease, and the chain's head.
@@ -69,10 +69,12 @@ pub(super) async fn lease(
             .await
             .map_err(query("synchronous_commit"))?
             .get(0);
-        if durability == "off" {
+        // `on` waits for the standby's flush, `remote_apply` for more; anything else less
+        if !matches!(durability.as_str(), "on" | "remote_apply") {
             tracing::warn!(
                 node,
-                "synchronous_commit is off for this role: set on for the audit writer"
+                synchronous_commit = %durability,
+                "synchronous_commit is weaker than on for this role: set on for the audit writer"
             );
             conn.client
                 .batch_execute("SET synchronous_commit = on")

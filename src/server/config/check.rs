@@ -231,7 +231,7 @@ fn check_files(
             // the connection string's syntax and node name were checked with the file; here
             // what it names: the TLS roots, the password file (no connection is made: `serve`
             // connects at start)
-            if let Err(e) = crate::cluster::Database::open(cluster) {
+            for e in crate::cluster::Database::problems(cluster) {
                 problems.push(Problem::new("[cluster]", 0, e.to_string()));
             }
             if let Some(path) = path {
