@@ -123,6 +123,54 @@ async fn tls_refusal(connector: &tokio_rustls::TlsConnector, addr: std::net::Soc
     }
 }
 
+/// A kept-alive HTTP/1.1 connection as `id`, whose first verify request is served.
+async fn served_connection(
+    r: &Revocable,
+    id: &ClientId,
+    addr: std::net::SocketAddr,
+) -> hyper::client::conn::http1::SendRequest<http_body_util::Full<hyper::body::Bytes>> {
+    let tls = common::tls_connect(&connector(&r.dir, Some(id)), addr)
+        .await
+        .unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let first = sender
+        .send_request(post(VERIFY, "application/jose", "x"))
+        .await
+        .unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    first.into_body().collect().await.unwrap();
+    sender
+}
+
+/// The next request on `sender` gets 403 `CALLER_NOT_TRUSTED` whose detail says `why`.
+async fn refused_on_next_request(
+    sender: &mut hyper::client::conn::http1::SendRequest<http_body_util::Full<hyper::body::Bytes>>,
+    why: &str,
+) {
+    let second = sender
+        .send_request(post(VERIFY, "application/jose", "x"))
+        .await
+        .unwrap();
+    assert_eq!(second.status(), StatusCode::FORBIDDEN);
+    let body = second.into_body().collect().await.unwrap().to_bytes();
+    let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(problem["code"], "CALLER_NOT_TRUSTED");
+    assert!(
+        problem["detail"].as_str().unwrap().contains(why),
+        "{problem}"
+    );
+}
+
+/// Waits until the Unix time is past `t`.
+async fn wait_past(t: i64) {
+    while time::OffsetDateTime::now_utc().unix_timestamp() <= t {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_caller_is_refused_at_the_handshake() {
     let r = Revocable::new();
@@ -162,34 +210,10 @@ async fn an_open_connection_revoked_by_a_reload_is_refused_on_its_next_request()
     let server = start(r.config(StaleCrls::Warn)).await;
     let addr = server.public_addr();
     let client = connector(&r.dir, Some(&r.revoked));
-    let tls = common::tls_connect(&client, addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let first = sender
-        .send_request(post(VERIFY, "application/jose", "x"))
-        .await
-        .unwrap();
-    assert_eq!(first.status(), StatusCode::OK);
-    first.into_body().collect().await.unwrap();
+    let mut sender = served_connection(&r, &r.revoked, addr).await;
     r.write_crl(&[r.revoked_serial], r.now - 60, r.now + DAY);
     server.handle().reload().await.unwrap();
-    let second = sender
-        .send_request(post(VERIFY, "application/jose", "x"))
-        .await
-        .unwrap();
-    assert_eq!(second.status(), StatusCode::FORBIDDEN);
-    let body = second.into_body().collect().await.unwrap().to_bytes();
-    let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!(problem["code"], "CALLER_NOT_TRUSTED");
-    assert!(
-        problem["detail"]
-            .as_str()
-            .unwrap()
-            .contains("revoked (keyCompromise)"),
-        "{problem}"
-    );
+    refused_on_next_request(&mut sender, "revoked (keyCompromise)").await;
     // and a new connection does not get through the handshake
     assert!(tls_refusal(&client, addr)
         .await
@@ -212,38 +236,10 @@ async fn a_crl_going_stale_refuses_an_open_connection_on_its_next_request() {
     let next_update = now + 2;
     r.write_crl(&[], now - 60, next_update);
     let server = start(r.config(StaleCrls::Refuse)).await;
-    let tls = common::tls_connect(&connector(&r.dir, Some(&r.kept)), server.public_addr())
-        .await
-        .unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let first = sender
-        .send_request(post(VERIFY, "application/jose", "x"))
-        .await
-        .unwrap();
-    assert_eq!(first.status(), StatusCode::OK);
-    first.into_body().collect().await.unwrap();
+    let mut sender = served_connection(&r, &r.kept, server.public_addr()).await;
     // stale from the second after nextUpdate
-    while time::OffsetDateTime::now_utc().unix_timestamp() <= next_update {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let second = sender
-        .send_request(post(VERIFY, "application/jose", "x"))
-        .await
-        .unwrap();
-    assert_eq!(second.status(), StatusCode::FORBIDDEN);
-    let body = second.into_body().collect().await.unwrap().to_bytes();
-    let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!(problem["code"], "CALLER_NOT_TRUSTED");
-    assert!(
-        problem["detail"]
-            .as_str()
-            .unwrap()
-            .contains("past its nextUpdate"),
-        "{problem}"
-    );
+    wait_past(next_update).await;
+    refused_on_next_request(&mut sender, "past its nextUpdate").await;
 }
 
 /// A connection kept open past its client certificate's notAfter is refused on its next request.
@@ -269,34 +265,9 @@ async fn a_connection_outliving_its_certificate_is_refused_on_its_next_request()
     std::fs::write(&id.cert, issued.cert_pem()).unwrap();
     std::fs::write(&id.key, issued.key_pem()).unwrap();
     let server = start(r.config(StaleCrls::Refuse)).await;
-    let tls = common::tls_connect(&connector(&r.dir, Some(&id)), server.public_addr())
-        .await
-        .unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let first = sender
-        .send_request(post(VERIFY, "application/jose", "x"))
-        .await
-        .unwrap();
-    assert_eq!(first.status(), StatusCode::OK);
-    first.into_body().collect().await.unwrap();
-    while time::OffsetDateTime::now_utc().unix_timestamp() <= not_after {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let second = sender
-        .send_request(post(VERIFY, "application/jose", "x"))
-        .await
-        .unwrap();
-    assert_eq!(second.status(), StatusCode::FORBIDDEN);
-    let body = second.into_body().collect().await.unwrap().to_bytes();
-    let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!(problem["code"], "CALLER_NOT_TRUSTED");
-    assert!(
-        problem["detail"].as_str().unwrap().contains("has expired"),
-        "{problem}"
-    );
+    let mut sender = served_connection(&r, &id, server.public_addr()).await;
+    wait_past(not_after).await;
+    refused_on_next_request(&mut sender, "has expired").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
