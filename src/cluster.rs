@@ -31,6 +31,7 @@ pub mod figures;
 pub mod metrics;
 pub mod migrate;
 pub mod rate;
+pub mod secrets;
 pub mod verify;
 
 use std::sync::Arc;
@@ -76,6 +77,11 @@ pub enum ClusterError {
     NodeRunning { node: String, holder: String },
     #[error("cluster database {database}: {reason}")]
     Schema { database: String, reason: String },
+    #[error(
+        "this gateway's {secret} differs from the one node `{node}` recorded in the cluster \
+         database: every node needs the same mask.key and audit.key (docs/deployment.md)"
+    )]
+    SecretDiffers { secret: &'static str, node: String },
     #[error("cannot register the database metrics: {0}")]
     Metrics(#[from] prometheus::Error),
 }
@@ -84,7 +90,10 @@ impl ClusterError {
     /// Whether the error is about what the gateway was asked to do rather than a failure to do
     /// it (the command line's exit status 1 instead of 2).
     pub fn is_refusal(&self) -> bool {
-        matches!(self, ClusterError::NodeRunning { .. })
+        matches!(
+            self,
+            ClusterError::NodeRunning { .. } | ClusterError::SecretDiffers { .. }
+        )
     }
 }
 
@@ -187,6 +196,16 @@ impl Cluster {
     /// The audit chain (the gateway's [`crate::audit::Sink`]).
     pub fn chain(&self) -> &Arc<AuditChain> {
         &self.chain
+    }
+
+    /// Checks that this gateway's `secrets` (name, check value) are the cluster's: refused
+    /// ([`ClusterError::SecretDiffers`]) when another node recorded others.
+    pub async fn check_same_secrets(
+        &self,
+        node: &str,
+        secrets: &[(&'static str, String)],
+    ) -> Result<(), ClusterError> {
+        secrets::check_same(&self.database, node, secrets, self.timeout).await
     }
 
     /// The global rate limiter.

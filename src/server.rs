@@ -158,6 +158,13 @@ pub async fn start_with_clock(
             .map_err(|e| LoadSnapshotError::Task(e.to_string()))??
     };
     let state = Arc::new(state);
+    if let (Some(cluster), Some(c)) = (&cluster, &config.cluster) {
+        let secrets = [
+            ("mask key", state.mask_key.check_value()),
+            ("audit key", state.audit_key.check_value()),
+        ];
+        cluster.check_same_secrets(&c.node, &secrets).await?;
+    }
     if let Some(cluster) = &cluster {
         // the figures are there before the first request, then follow the cluster
         state::refresh_cluster_figures(&state, cluster).await;

@@ -550,6 +550,45 @@ async fn tls_to_the_database() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("node `gw-tls`: 1 records"));
 }
 
+/// A node whose mask key or audit key differs from the cluster's refuses to start (its masked
+/// values and keyed hashes would differ from the other nodes'), naming the secret and the node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_other_secrets_is_refused() {
+    let _serial = SERIAL.lock().await;
+    let world = World::new().await;
+    let gw1 = world.gateway("gw-1").await;
+    for (section, key) in [("[policies]\n", "mask_key_file"), ("[audit]\n", "key_file")] {
+        let config = world.config("gw-2", true, "");
+        let other = world.work.path().join("other.key");
+        std::fs::write(&other, "ab".repeat(32)).unwrap();
+        let text = std::fs::read_to_string(&config).unwrap();
+        let text = if text.contains(section) {
+            text.replace(section, &format!("{section}{key} = \"other.key\"\n"))
+        } else {
+            format!("{text}\n{section}{key} = \"other.key\"\n")
+        };
+        std::fs::write(&config, text).unwrap();
+        let out = world.tongban(&["serve", "--config", config.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let secret = if key == "mask_key_file" {
+            "mask key"
+        } else {
+            "audit key"
+        };
+        assert!(
+            stderr(&out).contains(&format!(
+                "this gateway's {secret} differs from the one node `gw-1` recorded"
+            )),
+            "{}",
+            stderr(&out)
+        );
+    }
+    // with the cluster's keys it starts
+    let gw2 = world.gateway("gw-2").await;
+    gw2.stop().await;
+    gw1.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_are_recorded_and_a_foreign_schema_refused() {
     let _serial = SERIAL.lock().await;
@@ -560,7 +599,7 @@ async fn migrations_are_recorded_and_a_foreign_schema_refused() {
         "tongban",
         "SELECT string_agg(version || ':' || name, ',' ORDER BY version) FROM tongban_schema",
     );
-    assert_eq!(versions, "1:audit,2:rate_limits");
+    assert_eq!(versions, "1:audit,2:rate_limits,3:secrets");
     // started again: nothing to apply
     let gw = world.gateway("gw-1").await;
     gw.stop().await;
@@ -568,7 +607,7 @@ async fn migrations_are_recorded_and_a_foreign_schema_refused() {
         world
             .pg
             .psql("tongban", "SELECT count(*) FROM tongban_schema"),
-        "2"
+        "3"
     );
 
     let refused = |expect: &str| {
@@ -588,9 +627,9 @@ async fn migrations_are_recorded_and_a_foreign_schema_refused() {
     world.pg.psql(
         "tongban",
         "UPDATE tongban_schema SET sha256 = (SELECT sha256 FROM tongban_schema WHERE version = 1) WHERE version = 2; \
-         INSERT INTO tongban_schema (version, name, sha256) VALUES (3, 'future', repeat('0', 64))",
+         INSERT INTO tongban_schema (version, name, sha256) VALUES (4, 'future', repeat('0', 64))",
     );
-    refused("the schema is at version 3 (future), newer than this gateway's 2");
+    refused("the schema is at version 4 (future), newer than this gateway's 3");
 
     // config check knows [cluster]
     let config = world.config("gw-9", true, "");

@@ -19,7 +19,7 @@ pub struct Migration {
 }
 
 /// Every migration, in order.
-pub const MIGRATIONS: [Migration; 2] = [
+pub const MIGRATIONS: [Migration; 3] = [
     Migration {
         version: 1,
         name: "audit",
@@ -29,6 +29,11 @@ pub const MIGRATIONS: [Migration; 2] = [
         version: 2,
         name: "rate_limits",
         sql: include_str!("migrations/0002_rate_limits.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "secrets",
+        sql: include_str!("migrations/0003_secrets.sql"),
     },
 ];
 
