@@ -296,6 +296,23 @@ async fn a_stale_crl_warns_by_default_and_refuses_when_configured() {
     );
     let refuse = start(r.config(StaleCrls::Refuse)).await;
     let error = tls_refusal(&kept, refuse.public_addr()).await;
+    // and `config check` says so before the gateway starts
+    let path = common::write_serve_config(&r.dir, "");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "[trust]\ndir = \"trust\"\n",
+        "[trust]\ndir = \"trust\"\nstale_crls = \"refuse\"\n",
+    );
+    std::fs::write(&path, text).unwrap();
+    let checked = tongban::server::config::check::check(&path).unwrap();
+    assert!(
+        checked
+            .notices
+            .iter()
+            .any(|n| n
+                .contains("callers-ca.pem: past its nextUpdate, and `stale_crls = \"refuse\"`")),
+        "{:?}",
+        checked.notices
+    );
     assert!(error.contains("alert"), "{error}");
     // callers of CAs whose CRLs are fresh (or that publish none) are not concerned
     let wuhan = connector(&r.dir, Some(&Pki::shared().client("420100-GOV_SERVICE")));

@@ -8,7 +8,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 
-use super::{Config, ConfigError};
+use super::{Config, ConfigError, StaleCrls};
 use crate::audit::key::read_secret;
 use crate::catalog::{Catalog, Problem};
 use crate::policy::{signing, PolicySet};
@@ -16,7 +16,7 @@ use crate::recognition::Recognition;
 use crate::server::state::{AUDIT_KEY, MASK_KEY};
 use crate::server::tls::{self, ServerIdentity, TlsError};
 use crate::server::upstream::client_tls;
-use crate::time::{Clock, SystemClock};
+use crate::time::{Clock, SystemClock, UnixTime};
 use crate::trust::TrustStore;
 
 /// Part of the subject of every certificate `tongban init` makes for trying: such an anchor or
@@ -143,6 +143,9 @@ fn check_files(
                             )
                         }),
                 );
+                if config.stale_crls == StaleCrls::Refuse {
+                    notices.extend(stale_crl_notices(&store, SystemClock.now()));
+                }
                 Some(store)
             }
             Err(e) => {
@@ -300,4 +303,23 @@ fn trust_problem(dir: &Path, text: &str) -> Problem {
         Some((file, message)) if Path::new(file).starts_with(dir) => Problem::new(file, 0, message),
         _ => Problem::new(&dir.display().to_string(), 0, text),
     }
+}
+
+/// Under `stale_crls = "refuse"`, each CRL already past its nextUpdate: its CA's callers will be
+/// refused from the start.
+fn stale_crl_notices(trust: &TrustStore, now: UnixTime) -> Vec<String> {
+    trust
+        .city_codes()
+        .into_iter()
+        .filter_map(|code| trust.city(code))
+        .flat_map(|city| &city.crls)
+        .filter(|c| c.crl.is_stale(now))
+        .map(|c| {
+            format!(
+                "{}: past its nextUpdate, and `stale_crls = \"refuse\"`: the callers of its CA \
+                 will be refused until a fresh CRL is loaded",
+                c.crl.source()
+            )
+        })
+        .collect()
 }
